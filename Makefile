@@ -1,0 +1,109 @@
+# conex: one non-recursive GNU Makefile. Every directory adds its own rules in
+# a build.mk, included below; this file holds only what they share.
+#
+#   make            build everything (normal build in build/)
+#   make SAN=1      the same with ASan+UBSan, in build-san/
+#   make help       list the targets
+
+.SUFFIXES:
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+O        := $(if $(SAN),build-san,build)
+OF       := build-fuzz
+CC       ?= cc
+CLANG    ?= clang
+PYTHON   ?= /usr/bin/python3
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SBINDIR  ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/lib/conex
+FUZZ_SECONDS ?= 20
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
+	-Wwrite-strings -Wstrict-prototypes -Wmissing-prototypes \
+	-Wmissing-declarations -Wformat=2 -Wformat-security -Wvla -Wundef \
+	-Wimplicit-fallthrough -Wnull-dereference -Wold-style-definition
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+CPPFLAGS := -D_GNU_SOURCE -Ilibconex/include -MMD -MP
+CFLAGS   := -std=c11 -O2 -g $(WARNINGS) $(if $(SAN),$(SANFLAGS))
+LDFLAGS  := $(if $(SAN),$(SANFLAGS))
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' '$(1)' '$(2)'
+endif
+
+# Filled in by the build.mk files.
+BINS       :=# daemons and tools installed to $(SBINDIR)
+LIBEXEC    :=# helper objects installed to $(LIBEXECDIR)
+UNIT_TESTS :=
+FUZZERS    :=
+CLEAN      :=
+
+include libconex/build.mk
+include tests/build.mk
+-include $(sort $(wildcard guest-marker/build.mk auditor/build.mk \
+	policer/build.mk testbed/build.mk bench/build.mk))
+
+$(O)/%.o: %.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+.PHONY: all unit unit-bins fuzz fuzz-bins check bench install uninstall \
+	clean help
+all: $(LIBCONEX) $(BINS) $(LIBEXEC) $(UNIT_TESTS)
+
+unit-bins: $(UNIT_TESTS)
+
+# Runs every cmocka program of the current build (use SAN=1 for ASan/UBSan).
+unit: $(UNIT_TESTS)
+	$(Q)scripts/run-units $(UNIT_TESTS)
+
+fuzz-bins: $(FUZZERS)
+
+# Runs every libFuzzer harness for FUZZ_SECONDS each; a crash fails.
+fuzz: $(FUZZERS)
+	$(Q)scripts/run-fuzzers $(FUZZ_SECONDS) $(FUZZERS)
+
+# The whole suite (what .ci/run and the README's test command run).
+check:
+	$(Q)scripts/check
+
+install: $(BINS) $(LIBEXEC)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
+	$(Q)$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/)
+	$(Q)$(if $(LIBEXEC),install -m 0644 $(LIBEXEC) $(DESTDIR)$(LIBEXECDIR)/)
+
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(LIBEXEC)))
+	$(Q)rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
+
+clean:
+	$(call msg,CLEAN,build build-san build-fuzz)
+	$(Q)rm -rf build build-san build-fuzz $(CLEAN)
+
+help:
+	@echo 'Targets:'
+	@echo '  all        build the library, programs and unit tests (default)'
+	@echo '  unit       run the cmocka unit tests of this build'
+	@echo '  fuzz       build and run every libFuzzer harness for FUZZ_SECONDS (default 20) each'
+	@echo '  check      the whole test suite: build, unit (ASan/UBSan), fuzz, wire, testbed, e2e'
+	@echo '  bench      run the benchmarks side by side and print ratios (see bench/README.md)'
+	@echo '  install    install programs under DESTDIR/PREFIX (default /usr/local)'
+	@echo '  uninstall  remove what install put there'
+	@echo '  clean      remove build, build-san and build-fuzz'
+	@echo 'Variables:'
+	@echo '  SAN=1      build with AddressSanitizer and UndefinedBehaviorSanitizer (into build-san/)'
+	@echo '  V=1        show full commands'
+	@echo '  FUZZ_SECONDS=N  time per fuzzer for make fuzz'
+	@echo '  PREFIX, DESTDIR  installation root (install, uninstall)'
+
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
