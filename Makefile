@@ -7,6 +7,7 @@
 
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 O        := $(if $(SAN),build-san,build)
