@@ -18,6 +18,8 @@ PYTHON   ?= /usr/bin/python3
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 SBINDIR  ?= $(PREFIX)/sbin
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 LIBEXECDIR ?= $(PREFIX)/lib/conex
 FUZZ_SECONDS ?= 20
 
@@ -76,16 +78,25 @@ fuzz: $(FUZZERS)
 check:
 	$(Q)scripts/check
 
-install: $(BINS) $(LIBEXEC)
-	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
-	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
-	$(Q)$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/)
-	$(Q)$(if $(LIBEXEC),install -m 0644 $(LIBEXEC) $(DESTDIR)$(LIBEXECDIR)/)
+CONEX_HEADERS := $(sort $(wildcard libconex/include/conex/*.h))
 
+install: $(LIBCONEX) $(BINS) $(LIBEXEC)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/conex
+	$(Q)install -m 0644 $(LIBCONEX) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 0644 $(CONEX_HEADERS) $(DESTDIR)$(INCLUDEDIR)/conex/
+	$(Q)$(if $(BINS),install -d $(DESTDIR)$(SBINDIR) && install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/)
+	$(Q)$(if $(LIBEXEC),install -d $(DESTDIR)$(LIBEXECDIR) && install -m 0644 $(LIBEXEC) $(DESTDIR)$(LIBEXECDIR)/)
+
+# Removes exactly what install put there, and the directories it made if
+# they are empty; never anything else.
 uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(LIBDIR)/$(notdir $(LIBCONEX))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/conex/,$(notdir $(CONEX_HEADERS)))
 	$(Q)rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
 	$(Q)rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(LIBEXEC)))
-	$(Q)rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
+	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/conex $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 
 clean:
 	$(call msg,CLEAN,build build-san build-fuzz)
@@ -98,7 +109,7 @@ help:
 	@echo '  fuzz       build and run every libFuzzer harness for FUZZ_SECONDS (default 20) each'
 	@echo '  check      the whole test suite: build, unit (ASan/UBSan), fuzz, wire, testbed, e2e'
 	@echo '  bench      run the benchmarks side by side and print ratios (see bench/README.md)'
-	@echo '  install    install programs under DESTDIR/PREFIX (default /usr/local)'
+	@echo '  install    install programs, libconex.a and its headers under DESTDIR/PREFIX (default /usr/local)'
 	@echo '  uninstall  remove what install put there'
 	@echo '  clean      remove build, build-san and build-fuzz'
 	@echo 'Variables:'
