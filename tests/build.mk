@@ -22,3 +22,10 @@ $(OF)/%.o: %.c
 $(OF)/fuzz_%: $(OF)/tests/fuzz/fuzz_%.o $(FUZZ_LIBOBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^
+
+# Wire check: packets built by libconex, decoded by tshark (tests/pytest/test_wire.py).
+WIREPCAP := $(O)/tests/wire/cx-wirepcap
+$(WIREPCAP): $(O)/tests/wire/wirepcap.o $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+all: $(WIREPCAP)
