@@ -1,0 +1,72 @@
+/*
+ * The testbed's ECN-marking queue: the map value shared by the tc-BPF
+ * program (ecnq.bpf.c) and its loader (cx-ecnq.c).
+ *
+ * One array map of one entry per attached device: each attach loads its own
+ * copy of the program and map, so the state is per fabric port.
+ */
+#ifndef CX_ECNQ_H
+#define CX_ECNQ_H
+
+#include <linux/bpf.h>
+#include <linux/types.h>
+
+#define CX_ECNQ_NS_PER_S	1000000000ULL
+
+/*
+ * Bounds that keep the virtual-queue arithmetic inside 64 bits: the backlog
+ * is kept in byte-nanoseconds (bytes x 10^9, so that draining by
+ * elapsed_ns * bytes_per_s loses no remainder), elapsed time is capped at
+ * one second per packet, and 10^9 * 12.5e9 B/s < 2^64.
+ */
+#define CX_ECNQ_MAX_DRAIN_BYTES_PER_S	12500000000ULL	/* 100 Gbit/s */
+#define CX_ECNQ_MAX_LIMIT_BYTES		(1ULL << 30)
+#define CX_ECNQ_MAX_ELAPSED_NS		CX_ECNQ_NS_PER_S
+
+/* Where the loader attaches on clsact egress; stats/detach look it up here. */
+#define CX_ECNQ_TC_HANDLE	0xce
+#define CX_ECNQ_TC_PRIO		1
+
+enum {
+	/* The loader created the clsact qdisc, so detach removes it again. */
+	CX_ECNQ_F_OWN_CLSACT = 1U << 0,
+};
+
+/*
+ * Counters count wire packets: a GSO packet of n segments counts n, so they
+ * compare directly with the receiver's IpExtIn*Pkts / Ip6In*Pkts, which the
+ * kernel also counts per segment. Byte counters use the same wire length the
+ * virtual queue uses (below).
+ */
+struct cx_ecnq_state {
+	struct bpf_spin_lock lock;
+	__u32 flags;			/* CX_ECNQ_F_* */
+
+	/* Configuration, written by the loader before the filter is attached. */
+	__u64 rate_bps;			/* HTB rate the queue models (for display) */
+	__u64 drain_bytes_per_s;	/* virtual queue service rate */
+	__u64 mark_bytes;		/* backlog above which ECT is marked CE */
+	__u64 limit_bytes;		/* backlog above which everything is dropped */
+
+	/* Virtual queue. */
+	__u64 backlog_bns;		/* bytes x 10^9 */
+	__u64 last_ns;			/* bpf_ktime_get_ns() of the last update */
+	__u64 max_backlog_bytes;
+
+	/* Counters. */
+	__u64 skbs;			/* packets as the stack sees them (GSO = 1) */
+	__u64 pkts;			/* wire packets, IP or not */
+	__u64 bytes;
+	__u64 in_not_ect;		/* ECN codepoint on arrival, IP only */
+	__u64 in_ect1;
+	__u64 in_ect0;
+	__u64 in_ce;			/* already CE on arrival (passed, not re-marked) */
+	__u64 marked;			/* ECT turned into CE */
+	__u64 marked_bytes;
+	__u64 dropped;			/* every drop: Not-ECT above mark, any above limit */
+	__u64 dropped_bytes;
+	__u64 dropped_limit;		/* the part of dropped that hit the hard limit */
+	__u64 non_ip;			/* passed untouched (ARP and such) */
+};
+
+#endif
