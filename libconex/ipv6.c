@@ -191,7 +191,7 @@ int cx_ipv6_walk(const uint8_t *p, size_t len, struct cx_ipv6_chain *out)
 	for (n = 0; ipv6_is_ext(nh); n++) {
 		if (n == CX_IPV6_MAX_EXT)
 			return -E2BIG;
-		/* RFC 8200 §4.3: Hop-by-Hop only immediately after the fixed header. */
+		/* RFC 8200 §4.1: Hop-by-Hop only immediately after the fixed header. */
 		if (nh == IPPROTO_HOPOPTS && off != CX_IPV6_HDR_BYTES)
 			return -EBADMSG;
 		hlen = nh == IPPROTO_FRAGMENT ? 8 : 2;

@@ -161,7 +161,7 @@ static uint8_t *put_opt_hdr(uint8_t *q, uint8_t kind, uint8_t olen)
 	return q + 2;
 }
 
-/* Writes the options; q has room for opts_len(o) rounded up to 4. */
+/* Writes the options into room bytes: opts_len(o) rounded up to 4. */
 static void opts_encode(uint8_t *q, size_t room, const struct cx_tcp_opts *o)
 {
 	uint8_t *start = q;
@@ -208,8 +208,9 @@ int cx_tcp_encode(uint8_t *p, size_t len, const struct cx_tcp *t)
 	if (t->flags & ~CX_TCP_F_ALL || t->rsvd > 0x07 ||
 	    o->present & ~CX_TCP_OPT_F_ALL)
 		return -EINVAL;
-	if (!(o->present & CX_TCP_OPT_F_SACK) != !o->sack_n ||
-	    o->sack_n > CX_TCP_SACK_MAX)
+	/* A SACK option carries 1..4 blocks (RFC 2018 §3), none without it. */
+	if ((o->present & CX_TCP_OPT_F_SACK) ?
+	    o->sack_n < 1 || o->sack_n > CX_TCP_SACK_MAX : o->sack_n != 0)
 		return -EINVAL;
 	olen = opts_len(o);
 	if (olen > CX_TCP_OPT_MAX_BYTES)
@@ -222,8 +223,8 @@ int cx_tcp_encode(uint8_t *p, size_t len, const struct cx_tcp *t)
 	cx_put_be16(p + 2, t->dport);
 	cx_put_be32(p + 4, t->seq);
 	cx_put_be32(p + 8, t->ack);
-	cx_put_be16(p + 12, (uint16_t)(hlen / 4 << 12 | (unsigned int)t->rsvd << 9 |
-				       t->flags));
+	cx_put_be16(p + 12, (uint16_t)(hlen / 4 << 12 |
+				       (unsigned int)t->rsvd << 9 | t->flags));
 	cx_put_be16(p + 14, t->window);
 	cx_put_be16(p + 16, t->csum);
 	cx_put_be16(p + 18, t->urg);

@@ -398,12 +398,14 @@ class Testbed:
 		p = self.port(i)
 		fifo = 2 * limit if ecnq else limit
 		sw = self.fabric
-		sw.run(["tc", "qdisc", "replace", "dev", p, "root", "handle", "1:", "htb",
+		# A fresh HTB each time: replacing an existing HTB root fails (EOPNOTSUPP).
+		sw.run(["tc", "qdisc", "del", "dev", p, "root"], check=False)
+		sw.run(["tc", "qdisc", "add", "dev", p, "root", "handle", "1:", "htb",
 			"default", "1"])
-		sw.run(["tc", "class", "replace", "dev", p, "parent", "1:", "classid", "1:1",
+		sw.run(["tc", "class", "add", "dev", p, "parent", "1:", "classid", "1:1",
 			"htb", "rate", f"{rate_bps}bit", "ceil", f"{rate_bps}bit",
 			"quantum", "1514"])
-		sw.run(["tc", "qdisc", "replace", "dev", p, "parent", "1:1", "handle", "10:",
+		sw.run(["tc", "qdisc", "add", "dev", p, "parent", "1:1", "handle", "10:",
 			"bfifo", "limit", str(fifo)])
 		if ecnq:
 			sw.run([ecnq_tool(), "attach", "--dev", p, "--rate", f"{rate_bps}bit",

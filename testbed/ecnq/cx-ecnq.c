@@ -163,7 +163,13 @@ static int read_state(int map_fd, struct cx_ecnq_state *st)
 /* 1 if this call created clsact, 0 if it was there, or -errno. */
 static int hook_create_or_reuse(struct bpf_tc_hook *hook)
 {
-	int err = bpf_tc_hook_create(hook);
+	libbpf_print_fn_t old_print;
+	int err;
+
+	/* An existing clsact is fine: keep libbpf from warning about EEXIST. */
+	old_print = libbpf_set_print(NULL);
+	err = bpf_tc_hook_create(hook);
+	libbpf_set_print(old_print);
 
 	if (err == 0)
 		return 1;

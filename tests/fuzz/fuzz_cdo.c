@@ -6,6 +6,8 @@
  * canonical encoding is put back identically by insert.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,18 @@ out:
 	free(buf);
 }
 
+static bool insertable(const struct cx_ipv6_chain *c)
+{
+	unsigned int i;
+
+	if (cx_ipv6_is_multicast(&c->hdr) || (c->flags & CX_IPV6_F_FRAG))
+		return false;
+	for (i = 0; i < c->n_ext; i++)
+		if (c->ext[i].type == IPPROTO_AH)
+			return false;
+	return true;
+}
+
 static void try_remove(const uint8_t *data, size_t size)
 {
 	struct cx_ipv6_chain c;
@@ -73,12 +87,15 @@ static void try_remove(const uint8_t *data, size_t size)
 	/* What was removed, and the chain it left, must make sense. */
 	if (cx_ipv6_walk(data, size, &c) < 0 || cx_ipv6_walk(buf, (size_t)ret, &c) < 0)
 		__builtin_trap();
-	ins = c.n_ext && c.ext[0].type == 0 ? 40 + (size_t)c.ext[0].len_bytes : 40;
+	ins = c.n_ext && c.ext[0].type == IPPROTO_HOPOPTS ? 40 + (size_t)c.ext[0].len_bytes : 40;
 	if (cx_cdo_hdr_decode(data + ins, size - ins, &nh, &bits) != CX_CDO_HDR_BYTES)
 		__builtin_trap();
-	/* Canonical encoding and no reserved bits: insert restores it exactly. */
+	/*
+	 * Canonical encoding, no reserved bits, and a packet insert accepts
+	 * (unicast, unfragmented, no AH): insert restores it exactly.
+	 */
 	if (cx_cdo_hdr_encode(want, sizeof(want), nh, bits) == CX_CDO_HDR_BYTES &&
-	    !memcmp(want, data + ins, sizeof(want))) {
+	    !memcmp(want, data + ins, sizeof(want)) && insertable(&c)) {
 		if (cx_cdo_insert(buf, (size_t)ret, size + CX_CDO_HDR_BYTES, bits) !=
 		    ret + CX_CDO_HDR_BYTES ||
 		    memcmp(buf, data, (size_t)ret + CX_CDO_HDR_BYTES))

@@ -191,17 +191,37 @@ def test_tb_cli(netns_ok):
 		state.teardown(rid)
 
 
-def test_down_all_removes_orphans(netns_ok):
+def test_reap_removes_orphans(netns_ok):
 	# an orphan: a namespace of ours with no record, as after a crash mid-teardown
 	rid = "0bad"
 	subprocess.run(["ip", "netns", "add", f"cx{rid}h1"], check=True)
 	try:
-		out = subprocess.run([os.path.join(REPO, "testbed", "tb"), "down", "--all"],
-				     text=True, capture_output=True, check=True).stdout
-		assert f"removed {rid}" in out
+		assert rid in cxtb.reap()
 		_nothing_left(rid)
 	finally:
 		state.teardown(rid)
+
+
+def test_down_all(netns_ok):
+	others = [r["id"] for r in state.list_records()
+		  if state.pid_alive(r.get("pid"), r.get("pid_start"))]
+	if others:
+		# `tb down --all` would also remove testbeds others are using now
+		pytest.skip(f"other live testbeds on this machine: {' '.join(others)}")
+	rid = "0bad"
+	subprocess.run(["ip", "netns", "add", f"cx{rid}h1"], check=True)
+	p, crashed = _spawn_creator()
+	try:
+		out = subprocess.run([os.path.join(REPO, "testbed", "tb"), "down", "--all"],
+				     text=True, capture_output=True, check=True).stdout
+		assert f"removed {rid}" in out and f"removed {crashed}" in out, out
+		_nothing_left(rid)
+		_nothing_left(crashed)
+	finally:
+		p.kill()
+		p.wait()
+		state.teardown(rid)
+		state.teardown(crashed)
 
 
 def test_tcp_settings(make_testbed):

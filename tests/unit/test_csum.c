@@ -165,10 +165,11 @@ static void test_ipv4_header_malformed(void **state)
 /* The pseudo-header sums against a buffer laid out as the RFCs draw it. */
 static void test_pseudo_layout(void **state)
 {
-	static const uint8_t s4[4] = { 198, 18, 0, 1 }, d4[4] = { 198, 19, 255, 254 };
+	static const uint8_t s4[4] = { 198, 18, 0, 1 };
+	static const uint8_t d4[4] = { 198, 19, 255, 254 };
+	static const uint32_t lens[] = { 0, 8, 0x15, 0xffff, 0x10000,
+					 0x12345678, 0xffffffffU };
 	uint8_t s6[16], d6[16], ph[40];
-	static const uint32_t lens[] = { 0, 8, 0x15, 0xffff, 0x10000, 0x12345678,
-					 0xffffffffU };
 	size_t i;
 
 	(void)state;

@@ -51,7 +51,7 @@ static void test_ipv4_get_set(void **state)
 		assert_int_equal(h[1] & 0xfc, v4_hdr[1] & 0xfc);
 		/* Every transition from this codepoint to every other. */
 		for (j = 0; j < ARRAY_N(v); j++) {
-			assert_int_equal(cx_ecn_set_ipv4(h, sizeof(h), v[j].ecn),
+			assert_int_equal(cx_ecn_set_ipv4(h, 20, v[j].ecn),
 					 j ? v[j - 1].ecn : v[i].ecn);
 			assert_int_equal(cx_get_be16(h + 10), v[j].csum);
 		}

@@ -33,7 +33,7 @@ static void test_decode_table(void **state)
 		{ 0x1234, 0x4000, CX_IPV4ID_NOT_CONEX, 0 },	/* DF only */
 		{ 0x0000, 0x0000, CX_IPV4ID_NOT_CONEX, 0 },
 		{ 0xf000, 0x2000, CX_IPV4ID_NOT_CONEX, 0 },	/* MF, RF=0 */
-		{ 0xf000, 0x4000, CX_IPV4ID_NOT_CONEX, 0 },	/* RF=0: an ID */
+		{ 0xf000, 0x4000, CX_IPV4ID_NOT_CONEX, 0 },	/* an ID */
 		{ 0x8000, 0xc000, CX_IPV4ID_CONEX, CX_SIG_X },
 		{ 0xf000, 0xc000, CX_IPV4ID_CONEX, CX_SIG_X | CX_SIG_LEC },
 		{ 0xc000, 0xc000, CX_IPV4ID_CONEX, CX_SIG_X | CX_SIG_L },
@@ -61,7 +61,7 @@ static void test_decode_table(void **state)
 		make_hdr(h, v[i].id, v[i].frag);
 		q = cxt_dup(h, sizeof(h));
 		memset(&d, 0xa5, sizeof(d));
-		assert_int_equal(cx_ipv4id_decode(q, sizeof(h), &d), v[i].state);
+		assert_int_equal(cx_ipv4id_decode(q, 20, &d), v[i].state);
 		assert_int_equal(d.state, v[i].state);
 		assert_int_equal(d.bits, v[i].bits);
 		assert_int_equal(d.total_len, 60);

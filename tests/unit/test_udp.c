@@ -54,7 +54,8 @@ static void test_decode(void **state)
 	(void)state;
 	for (i = 0; i < ARRAY_N(vecs); i++) {
 		q = cxt_dup(vecs[i].p, vecs[i].len);
-		assert_int_equal(cx_udp_decode(q, vecs[i].len, &u), CX_UDP_HLEN);
+		assert_int_equal(cx_udp_decode(q, vecs[i].len, &u),
+				 CX_UDP_HLEN);
 		assert_udp_equal(&u, &vecs[i].want);
 		free(q);
 		for (n = 0; n < vecs[i].len; n++) {

@@ -17,11 +17,15 @@ enum {
 	CX_CDO_HDR_BYTES = 8,	/* the minimal Destination Options header */
 };
 
-/* Why cx_cdo_find() reported no CDO although the packet parsed. */
+/*
+ * cx_cdo_find() notes, for callers' counters. With -ENOENT: why a packet
+ * that parsed has no usable CDO. With 0: CX_CDO_F_LATE, the CDO sits after
+ * a Routing header or AH, where RFC 7837 §3 says it should not be.
+ */
 enum {
-	CX_CDO_F_MULTICAST = 1U << 0,	/* a CDO was there, dst multicast: ignored (RFC 7837 §4) */
+	CX_CDO_F_MULTICAST = 1U << 0,	/* CDO ignored: multicast destination (RFC 7837 §4) */
 	CX_CDO_F_FRAG_LATER = 1U << 1,	/* non-first fragment: Not-ConEx [project] */
-	CX_CDO_F_LATE = 1U << 2,	/* found after a Routing header or AH */
+	CX_CDO_F_LATE = 1U << 2,
 };
 
 struct cx_cdo_hit {
@@ -83,7 +87,10 @@ int cx_cdo_insert(uint8_t *ip6, size_t len, size_t cap, uint8_t bits);
  */
 int cx_cdo_remove(uint8_t *ip6, size_t len);
 
-/* Overwrite the data octet of the CDO cx_cdo_find() sees. Returns its offset. */
+/*
+ * Overwrite the data octet of the CDO cx_cdo_find() sees. Returns its
+ * offset, -EINVAL if reserved bits are set, or cx_cdo_find()'s errors.
+ */
 int cx_cdo_set(uint8_t *ip6, size_t len, uint8_t bits);
 
 /*

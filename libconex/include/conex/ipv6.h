@@ -89,7 +89,8 @@ int cx_ipv6_decode(const uint8_t *p, size_t len, struct cx_ipv6 *out);
  *   -ENODATA  a header runs past len (but not past the packet's end);
  *   -EBADMSG  bad version, a header runs past 40 + Payload Length,
  *             hop-by-hop not first, malformed options (RFC 8200 §4.2),
- *             AH length below its fixed part or not a multiple of 8;
+ *             AH length below its fixed part or not a multiple of 8,
+ *             a second Fragment header;
  *   -E2BIG    more than CX_IPV6_MAX_EXT headers or CX_IPV6_MAX_OPTS options;
  *   -EINVAL   NULL argument.
  * Jumbograms (RFC 2675, Payload Length 0 + Jumbo option) are not accepted:
