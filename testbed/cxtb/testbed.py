@@ -376,7 +376,7 @@ class Testbed:
 
 	# --- bottleneck and ECN queue ---------------------------------------
 
-	DEFAULT_MARK_BYTES = 30 * 1024
+	DEFAULT_MARK_BYTES = 64 * 1024
 	DEFAULT_LIMIT_BYTES = 512 * 1024
 
 	def bottleneck(self, i, rate_bps, ecnq=True, mark_bytes=None, limit_bytes=None,

@@ -62,7 +62,7 @@ static const char usage_text[] =
 	"ECN-marking virtual queue on DEV's clsact egress (run inside DEV's namespace).\n"
 	"  --rate RATE         service rate the queue models, tc units (100mbit)\n"
 	"  --drain-pct PCT     drain the virtual queue at PCT % of RATE (1..100, default 100)\n"
-	"  --mark-bytes SIZE   above this backlog mark ECT packets CE, drop Not-ECT (30k)\n"
+	"  --mark-bytes SIZE   above this backlog mark ECT packets CE, drop Not-ECT (64k)\n"
 	"  --limit-bytes SIZE  above this backlog drop everything (512k, at most 1g)\n"
 	"  --json              stats as one JSON object\n"
 	"Exit status: 0 ok, 1 error, 2 usage, 3 no ecnq filter on DEV.\n";

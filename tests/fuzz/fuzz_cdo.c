@@ -72,6 +72,7 @@ static void try_remove(const uint8_t *data, size_t size)
 	struct cx_ipv6_chain c;
 	uint8_t *buf, want[CX_CDO_HDR_BYTES], nh, bits;
 	size_t ins;
+	bool hbh;
 	int ret;
 
 	buf = malloc(size + CX_CDO_HDR_BYTES);
@@ -87,15 +88,18 @@ static void try_remove(const uint8_t *data, size_t size)
 	/* What was removed, and the chain it left, must make sense. */
 	if (cx_ipv6_walk(data, size, &c) < 0 || cx_ipv6_walk(buf, (size_t)ret, &c) < 0)
 		__builtin_trap();
-	ins = c.n_ext && c.ext[0].type == IPPROTO_HOPOPTS ? 40 + (size_t)c.ext[0].len_bytes : 40;
+	hbh = c.n_ext && c.ext[0].type == IPPROTO_HOPOPTS;
+	ins = hbh ? 40 + (size_t)c.ext[0].len_bytes : 40;
 	if (cx_cdo_hdr_decode(data + ins, size - ins, &nh, &bits) != CX_CDO_HDR_BYTES)
 		__builtin_trap();
 	/*
 	 * Canonical encoding, no reserved bits, and a packet insert accepts
-	 * (unicast, unfragmented, no AH): insert restores it exactly.
+	 * (unicast, unfragmented, no AH, no second Destination Options header
+	 * now at the place): insert restores it exactly.
 	 */
 	if (cx_cdo_hdr_encode(want, sizeof(want), nh, bits) == CX_CDO_HDR_BYTES &&
-	    !memcmp(want, data + ins, sizeof(want)) && insertable(&c)) {
+	    !memcmp(want, data + ins, sizeof(want)) && insertable(&c) &&
+	    buf[hbh ? 40 : 6] != IPPROTO_DSTOPTS) {
 		if (cx_cdo_insert(buf, (size_t)ret, size + CX_CDO_HDR_BYTES, bits) !=
 		    ret + CX_CDO_HDR_BYTES ||
 		    memcmp(buf, data, (size_t)ret + CX_CDO_HDR_BYTES))
