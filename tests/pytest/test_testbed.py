@@ -209,9 +209,10 @@ def test_down_all(netns_ok):
 		# `tb down --all` would also remove testbeds others are using now
 		pytest.skip(f"other live testbeds on this machine: {' '.join(others)}")
 	rid = "0bad"
-	subprocess.run(["ip", "netns", "add", f"cx{rid}h1"], check=True)
 	p, crashed = _spawn_creator()
 	try:
+		# after the child's up(), whose reaper would remove the orphan itself
+		subprocess.run(["ip", "netns", "add", f"cx{rid}h1"], check=True)
 		out = subprocess.run([os.path.join(REPO, "testbed", "tb"), "down", "--all"],
 				     text=True, capture_output=True, check=True).stdout
 		assert f"removed {rid}" in out and f"removed {crashed}" in out, out
