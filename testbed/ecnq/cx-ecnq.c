@@ -48,14 +48,15 @@ struct opts {
 	uint64_t rate_bps;
 	uint64_t mark_bytes;
 	uint64_t limit_bytes;
+	uint64_t burst_bytes;
 	uint64_t drain_pct;
 	int json;
-	int have_rate, have_mark, have_limit;
+	int have_rate, have_mark, have_limit, have_burst;
 };
 
 static const char usage_text[] =
 	"usage: cx-ecnq attach --dev DEV --rate RATE --mark-bytes SIZE --limit-bytes SIZE\n"
-	"                      [--drain-pct PCT]\n"
+	"                      [--burst-bytes SIZE] [--drain-pct PCT]\n"
 	"       cx-ecnq stats  --dev DEV [--json]\n"
 	"       cx-ecnq detach --dev DEV\n"
 	"\n"
@@ -64,6 +65,9 @@ static const char usage_text[] =
 	"  --drain-pct PCT     drain the virtual queue at PCT % of RATE (1..100, default 100)\n"
 	"  --mark-bytes SIZE   above this backlog mark ECT packets CE, drop Not-ECT (64k)\n"
 	"  --limit-bytes SIZE  above this backlog drop everything (512k, at most 1g)\n"
+	"  --burst-bytes SIZE  the shaper's burst (HTB burst): it may send this much\n"
+	"                      ahead of RATE, so its real backlog is that much\n"
+	"                      smaller than a plain queue's (default 0)\n"
 	"  --json              stats as one JSON object\n"
 	"Exit status: 0 ok, 1 error, 2 usage, 3 no ecnq filter on DEV.\n";
 
@@ -209,6 +213,7 @@ static int cmd_attach(const struct opts *o)
 			       o->rate_bps % 8 * o->drain_pct / 800;
 	st.mark_bytes = o->mark_bytes;
 	st.limit_bytes = o->limit_bytes;
+	st.burst_bytes = o->burst_bytes;
 	/* Configure before attaching: the first packet must see a drain rate. */
 	err = hook_create_or_reuse(&hook);
 	if (err < 0) {
@@ -246,6 +251,14 @@ out_destroy_skel:
 	return ret;
 }
 
+/* The virtual backlog as of the last packet: level minus the shaper's burst. */
+static uint64_t backlog_bytes(const struct cx_ecnq_state *st)
+{
+	uint64_t level = st->level_bns / CX_ECNQ_NS_PER_S;
+
+	return level > st->burst_bytes ? level - st->burst_bytes : 0;
+}
+
 static void print_text(const char *dev, const struct cx_ecnq_state *st)
 {
 	printf("dev %s rate_bps %" PRIu64 " drain_bytes_per_s %" PRIu64
@@ -262,8 +275,9 @@ static void print_text(const char *dev, const struct cx_ecnq_state *st)
 	       " bytes, %" PRIu64 " at limit)\n",
 	       (uint64_t)st->marked, (uint64_t)st->marked_bytes, (uint64_t)st->dropped,
 	       (uint64_t)st->dropped_bytes, (uint64_t)st->dropped_limit);
-	printf("  backlog_bytes %" PRIu64 " max_backlog_bytes %" PRIu64 "\n",
-	       (uint64_t)(st->backlog_bns / CX_ECNQ_NS_PER_S),
+	printf("  burst_bytes %" PRIu64 " backlog_bytes %" PRIu64
+	       " max_backlog_bytes %" PRIu64 "\n", (uint64_t)st->burst_bytes,
+	       backlog_bytes(st),
 	       (uint64_t)st->max_backlog_bytes);
 }
 
@@ -277,7 +291,8 @@ static void print_json(const char *dev, const struct cx_ecnq_state *st)
 		{ "drain_bytes_per_s", st->drain_bytes_per_s },
 		{ "mark_bytes", st->mark_bytes },
 		{ "limit_bytes", st->limit_bytes },
-		{ "backlog_bytes", st->backlog_bns / CX_ECNQ_NS_PER_S },
+		{ "burst_bytes", st->burst_bytes },
+		{ "backlog_bytes", backlog_bytes(st) },
 		{ "max_backlog_bytes", st->max_backlog_bytes },
 		{ "skbs", st->skbs },
 		{ "pkts", st->pkts },
@@ -384,14 +399,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "mark-bytes", required_argument, NULL, 'm' },
 		{ "limit-bytes", required_argument, NULL, 'l' },
+		{ "burst-bytes", required_argument, NULL, 'b' },
 		{ "drain-pct", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, err;
+	int c, err, idx;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		err = 0;
 		switch (c) {
 		case 'd':
@@ -409,6 +425,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			err = cx_parse_size(optarg, &o->limit_bytes);
 			o->have_limit = 1;
 			break;
+		case 'b':
+			err = cx_parse_size(optarg, &o->burst_bytes);
+			o->have_burst = 1;
+			break;
 		case 'p':
 			err = cx_parse_u64(optarg, 1, 100, &o->drain_pct);
 			break;
@@ -423,8 +443,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 		if (err < 0) {
 			fprintf(stderr, "cx-ecnq: bad value for --%s: '%s'\n",
-				longopts[c == 'r' ? 1 : c == 'm' ? 2 : c == 'l' ? 3 : 4].name,
-				optarg);
+				longopts[idx].name, optarg);
 			return -EINVAL;
 		}
 	}
@@ -450,6 +469,11 @@ static int check_attach_opts(const struct opts *o)
 	    o->limit_bytes > CX_ECNQ_MAX_LIMIT_BYTES) {
 		fprintf(stderr, "cx-ecnq: need 0 < --mark-bytes < --limit-bytes <= 1g "
 			"(got %" PRIu64 ", %" PRIu64 ")\n", o->mark_bytes, o->limit_bytes);
+		return -EINVAL;
+	}
+	if (o->burst_bytes > CX_ECNQ_MAX_BURST_BYTES) {
+		fprintf(stderr, "cx-ecnq: --burst-bytes must be at most 1g (got %" PRIu64 ")\n",
+			o->burst_bytes);
 		return -EINVAL;
 	}
 	return 0;
@@ -488,7 +512,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "attach") == 0) {
 		if (check_attach_opts(&o) < 0)
 			return EXIT_USAGE;
-	} else if (o.have_rate || o.have_mark || o.have_limit || o.drain_pct != 100) {
+	} else if (o.have_rate || o.have_mark || o.have_limit || o.have_burst ||
+		   o.drain_pct != 100) {
 		fprintf(stderr, "cx-ecnq: %s takes only --dev%s\n", cmd,
 			strcmp(cmd, "stats") == 0 ? " and --json" : "");
 		return EXIT_USAGE;

@@ -11,6 +11,11 @@
  * above limit_bytes everything is dropped, emulating a finite buffer.
  * Packets that pass join the virtual queue; dropped ones do not.
  *
+ * The shaper behind it has a token bucket (HTB's burst): after an idle spell
+ * it sends up to burst bytes ahead of its rate, so the level this program
+ * keeps is backlog + burst, floored at 0 (a full bucket), and both
+ * thresholds are compared against level - burst.
+ *
  * Wire length of a GSO packet: skb->len counts one set of headers, the wire
  * carries one per segment, so add (gso_segs - 1) * header length, as the
  * qdisc layer does for HTB (qdisc_pkt_len_init). Only TCP and UDP headers
@@ -51,7 +56,7 @@ int cx_ecnq(struct __sk_buff *skb)
 	__u8 hdr[40];
 	__u8 ecn = ECN_NOT_ECT, l4proto = 0;
 	__u32 l3_off = ETH_HLEN, l4_off = 0, hdr_len = 0, segs;
-	__u64 wire, wire_bns, now_ns, elapsed_ns, drain_bns, backlog, rate;
+	__u64 wire, wire_bns, now_ns, elapsed_ns, drain_bns, burst_bns, level, rate;
 	int is_ip = 0, is_v4 = 0;
 	enum verdict v = V_PASS;
 
@@ -106,16 +111,17 @@ int cx_ecnq(struct __sk_buff *skb)
 	if (elapsed_ns > CX_ECNQ_MAX_ELAPSED_NS)
 		elapsed_ns = CX_ECNQ_MAX_ELAPSED_NS;
 	drain_bns = elapsed_ns * rate;
-	backlog = st->backlog_bns > drain_bns ? st->backlog_bns - drain_bns : 0;
+	burst_bns = st->burst_bytes * CX_ECNQ_NS_PER_S;
+	level = st->level_bns > drain_bns ? st->level_bns - drain_bns : 0;
 	st->last_ns = now_ns;
 
 	if (rate == 0) {
 		/* Not configured yet: a queue that never drains would drop all. */
 		v = V_PASS;
-	} else if (backlog + wire_bns > st->limit_bytes * CX_ECNQ_NS_PER_S) {
+	} else if (level + wire_bns > (st->limit_bytes + st->burst_bytes) * CX_ECNQ_NS_PER_S) {
 		v = V_DROP;
 		st->dropped_limit += segs;
-	} else if (is_ip && backlog > st->mark_bytes * CX_ECNQ_NS_PER_S) {
+	} else if (is_ip && level > (st->mark_bytes + st->burst_bytes) * CX_ECNQ_NS_PER_S) {
 		if (ecn == ECN_ECT0 || ecn == ECN_ECT1)
 			v = V_MARK;
 		else if (ecn == ECN_NOT_ECT)
@@ -123,11 +129,12 @@ int cx_ecnq(struct __sk_buff *skb)
 	}
 
 	if (v != V_DROP) {
-		backlog += wire_bns;
-		if (backlog / CX_ECNQ_NS_PER_S > st->max_backlog_bytes)
-			st->max_backlog_bytes = backlog / CX_ECNQ_NS_PER_S;
+		level += wire_bns;
+		if (level > burst_bns &&
+		    (level - burst_bns) / CX_ECNQ_NS_PER_S > st->max_backlog_bytes)
+			st->max_backlog_bytes = (level - burst_bns) / CX_ECNQ_NS_PER_S;
 	}
-	st->backlog_bns = backlog;
+	st->level_bns = level;
 
 	st->skbs++;
 	st->pkts += segs;

@@ -21,6 +21,7 @@
  */
 #define CX_ECNQ_MAX_DRAIN_BYTES_PER_S	12500000000ULL	/* 100 Gbit/s */
 #define CX_ECNQ_MAX_LIMIT_BYTES		(1ULL << 30)
+#define CX_ECNQ_MAX_BURST_BYTES		(1ULL << 30)
 #define CX_ECNQ_MAX_ELAPSED_NS		CX_ECNQ_NS_PER_S
 
 /* Where the loader attaches on clsact egress; stats/detach look it up here. */
@@ -47,11 +48,19 @@ struct cx_ecnq_state {
 	__u64 drain_bytes_per_s;	/* virtual queue service rate */
 	__u64 mark_bytes;		/* backlog above which ECT is marked CE */
 	__u64 limit_bytes;		/* backlog above which everything is dropped */
+	__u64 burst_bytes;		/* the shaper's burst (HTB burst), see below */
 
-	/* Virtual queue. */
-	__u64 backlog_bns;		/* bytes x 10^9 */
+	/*
+	 * Virtual queue. level_bns = backlog + burst, floored at 0: a shaper
+	 * with a token bucket of depth burst (HTB) sends up to burst bytes
+	 * ahead of its rate after an idle spell, so its real backlog is the
+	 * virtual one minus the tokens it holds. Without this the queue
+	 * "saw" a backlog of up to the burst (625 KB at 1 Gbit/s with a 5 ms
+	 * burst) while HTB's real queue was empty, and marked 99 % of packets.
+	 */
+	__u64 level_bns;		/* (backlog + burst) bytes x 10^9 */
 	__u64 last_ns;			/* bpf_ktime_get_ns() of the last update */
-	__u64 max_backlog_bytes;
+	__u64 max_backlog_bytes;	/* largest backlog seen (level - burst) */
 
 	/* Counters. */
 	__u64 skbs;			/* packets as the stack sees them (GSO = 1) */

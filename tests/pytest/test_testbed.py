@@ -303,6 +303,10 @@ def test_ecnq_cli_errors(make_testbed, ecnq_tool):
 		    ["attach", "--dev", "p1", "--rate", "100mbit", "--mark-bytes", "600k",
 		     "--limit-bytes", "512k"],
 		    ["attach", "--dev", "p1", "--rate", "100mbit"],
+		    ["attach", "--dev", "p1", "--rate", "100mbit", "--mark-bytes", "30k",
+		     "--limit-bytes", "512k", "--burst-bytes", "2g"],
+		    ["attach", "--dev", "p1", "--rate", "100mbit", "--mark-bytes", "30k",
+		     "--limit-bytes", "512k", "--burst-bytes", "lots"],
 		    ["stats"], ["frobnicate", "--dev", "p1"],
 		    ["stats", "--dev", "p1", "--rate", "1mbit"]):
 		cp = sw.run([ecnq_tool] + bad, check=False)
