@@ -20,6 +20,9 @@ DESTDIR  ?=
 SBINDIR  ?= $(PREFIX)/sbin
 LIBDIR   ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 LIBEXECDIR ?= $(PREFIX)/lib/conex
 FUZZ_SECONDS ?= 20
 
@@ -44,6 +47,10 @@ endif
 # Filled in by the build.mk files.
 BINS       :=# daemons and tools installed to $(SBINDIR)
 LIBEXEC    :=# helper objects installed to $(LIBEXECDIR)
+UNITS      :=# systemd units installed to $(UNITDIR)
+CONFIGS    :=# example configs installed to $(SYSCONFDIR)/conex (never overwritten)
+MAN5       :=# man pages, section 5 and 8
+MAN8       :=
 UNIT_TESTS :=
 FUZZERS    :=
 CLEAN      :=
@@ -87,6 +94,14 @@ install: $(LIBCONEX) $(BINS) $(LIBEXEC)
 	$(Q)install -m 0644 $(CONEX_HEADERS) $(DESTDIR)$(INCLUDEDIR)/conex/
 	$(Q)$(if $(BINS),install -d $(DESTDIR)$(SBINDIR) && install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/)
 	$(Q)$(if $(LIBEXEC),install -d $(DESTDIR)$(LIBEXECDIR) && install -m 0644 $(LIBEXEC) $(DESTDIR)$(LIBEXECDIR)/)
+	$(Q)$(if $(UNITS),install -d $(DESTDIR)$(UNITDIR) && install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/)
+	$(Q)$(if $(MAN5),install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(Q)$(if $(MAN8),install -d $(DESTDIR)$(MANDIR)/man8 && install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+	$(Q)$(if $(CONFIGS),install -d $(DESTDIR)$(SYSCONFDIR)/conex)
+	$(Q)for f in $(CONFIGS); do \
+		t=$(DESTDIR)$(SYSCONFDIR)/conex/$$(basename $$f); \
+		[ -e $$t ] || install -m 0644 $$f $$t; \
+	done
 
 # Removes exactly what install put there, and the directories it made if
 # they are empty; never anything else.
@@ -96,7 +111,16 @@ uninstall:
 	$(Q)rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/conex/,$(notdir $(CONEX_HEADERS)))
 	$(Q)rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
 	$(Q)rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(LIBEXEC)))
-	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/conex $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
+	$(Q)rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	$(Q)# configs are the operator's: removed only if unchanged from ours
+	$(Q)for f in $(CONFIGS); do \
+		t=$(DESTDIR)$(SYSCONFDIR)/conex/$$(basename $$f); \
+		cmp -s $$f $$t && rm -f $$t; \
+	done; true
+	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/conex $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/conex 2>/dev/null || true
 
 clean:
 	$(call msg,CLEAN,build build-san build-fuzz)
