@@ -58,7 +58,7 @@ CLEAN      :=
 include libconex/build.mk
 include tests/build.mk
 -include $(sort $(wildcard guest-marker/build.mk auditor/build.mk \
-	policer/build.mk testbed/build.mk bench/build.mk))
+	policer/build.mk testbed/build.mk bench/build.mk tools/build.mk))
 
 $(O)/%.o: %.c
 	$(call msg,CC,$@)
