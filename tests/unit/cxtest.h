@@ -16,6 +16,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#define CX_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* An int result checked against a vector, naming the vector on failure. */
+#define expect_ret(name, got, want) do {					\
+	int got_ = (got), want_ = (want);					\
+	if (got_ != want_)							\
+		fail_msg("%s: %s = %d, want %d", (name), #got, got_, want_);	\
+} while (0)
+
 static inline uint8_t *cxt_dup(const void *p, size_t n)
 {
 	uint8_t *q = malloc(n ? n : 1);

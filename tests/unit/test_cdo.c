@@ -6,13 +6,7 @@
 #include <conex/cdo.h>
 #include <conex/signal.h>
 
-#define CX_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define expect_ret(name, got, want) do {					\
-	int got_ = (got), want_ = (want);					\
-	if (got_ != want_)							\
-		fail_msg("%s: %s = %d, want %d", (name), #got, got_, want_);	\
-} while (0)
 
 #define TCP20 "\x30\x39\x00\x50\x00\x00\x00\x01\x00\x00\x00\x00" \
 	"\x50\x10\x01\x00\x00\x00\x00\x00"

@@ -4,14 +4,7 @@
 
 #include <conex/ipv4.h>
 
-#define CX_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* An int result checked against a vector, naming the vector on failure. */
-#define expect_ret(name, got, want) do {					\
-	int got_ = (got), want_ = (want);					\
-	if (got_ != want_)							\
-		fail_msg("%s: %s = %d, want %d", (name), #got, got_, want_);	\
-} while (0)
 
 /* 198.18.0.1 -> 198.18.0.2, TCP, RF+DF (the ConEx ID encoding), ECT(0). */
 static const uint8_t v4_plain[] = {
