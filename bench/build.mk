@@ -6,7 +6,7 @@ BENCH_ARGS ?=
 
 all: $(BENCH_BINS)
 
-$(O)/bench/cx-nfq-accept: $(O)/bench/nfq-accept.o
+$(O)/bench/cx-nfq-accept: $(O)/bench/nfq-accept.o $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl
 

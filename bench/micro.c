@@ -25,13 +25,14 @@
 #include <conex/csum.h>
 #include <conex/flow.h>
 #include <conex/flowtable.h>
+#include <conex/parse.h>
 #include <conex/ipv4id.h>
 #include <conex/signal.h>
 #include <conex/siphash.h>
 
 #define PROG			"cx-micro"
 #define MICRO_REPS_MAX		101
-#define MICRO_ITERS_MAX		1000000000UL
+#define MICRO_ITERS_MAX		UINT64_C(1000000000)
 /* Flow table: half full, the load a sized-at-start-up table runs at. */
 #define MICRO_FT_CAPACITY	65536U
 #define MICRO_FT_FLOWS		32768U
@@ -227,22 +228,6 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int parse_ulong(const char *s, unsigned long min, unsigned long max,
-		       unsigned long *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static void usage(FILE *out)
 {
 	size_t i;
@@ -254,7 +239,7 @@ static void usage(FILE *out)
 		"\"op median_ns min_ns iters\" per operation (ns per call).\n"
 		"\n"
 		"  -o, --op NAME   only this operation (default: all)\n"
-		"  -i, --iters N   calls per repetition, 1..%lu (default 1000000)\n"
+		"  -i, --iters N   calls per repetition, 1..%" PRIu64 " (default 1000000)\n"
 		"  -r, --reps N    repetitions, 1..%d (default 7)\n"
 		"  -h, --help      this text\n"
 		"\nOperations:\n",
@@ -272,7 +257,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long iters = 1000000, reps = 7;
+	uint64_t iters = 1000000, reps = 7;
 	const char *only = NULL;
 	double ns[MICRO_REPS_MAX];
 	struct micro_ctx ctx = { 0 };
@@ -287,14 +272,14 @@ int main(int argc, char **argv)
 			only = optarg;
 			break;
 		case 'i':
-			if (parse_ulong(optarg, 1, MICRO_ITERS_MAX, &iters) < 0) {
-				fprintf(stderr, PROG ": bad --iters '%s' (1..%lu)\n",
+			if (cx_parse_u64(optarg, 1, MICRO_ITERS_MAX, &iters) < 0) {
+				fprintf(stderr, PROG ": bad --iters '%s' (1..%" PRIu64 ")\n",
 					optarg, MICRO_ITERS_MAX);
 				return 1;
 			}
 			break;
 		case 'r':
-			if (parse_ulong(optarg, 1, MICRO_REPS_MAX, &reps) < 0) {
+			if (cx_parse_u64(optarg, 1, MICRO_REPS_MAX, &reps) < 0) {
 				fprintf(stderr, PROG ": bad --reps '%s' (1..%d)\n",
 					optarg, MICRO_REPS_MAX);
 				return 1;
@@ -336,7 +321,7 @@ int main(int argc, char **argv)
 			ns[r] = (double)(now_ns() - t0) / (double)iters;
 		}
 		qsort(ns, reps, sizeof(ns[0]), cmp_double);
-		printf("%-15s %8.2f %8.2f %lu\n", op->name, ns[reps / 2], ns[0],
+		printf("%-15s %8.2f %8.2f %" PRIu64 "\n", op->name, ns[reps / 2], ns[0],
 		       iters);
 	}
 	status = 0;

@@ -38,6 +38,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include <conex/parse.h>
+
 #define PROG			"cx-nfq-accept"
 #define NFQA_QUEUES_MAX		16
 #define NFQA_COPY_RANGE_BYTES	128
@@ -471,28 +473,11 @@ static void usage(FILE *out)
 		NFQA_BATCH_DEFAULT);
 }
 
-/* Whole decimal string, no sign, no junk, within [min, max]. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max,
-		      unsigned long *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int parse_queues(const char *arg, struct nfqa_config *cfg)
 {
 	char tmp[32];
 	char *dash;
-	unsigned long first, last;
+	uint64_t first, last;
 
 	if (strlen(arg) >= sizeof(tmp))
 		return -EINVAL;
@@ -500,10 +485,10 @@ static int parse_queues(const char *arg, struct nfqa_config *cfg)
 	dash = strchr(tmp, '-');
 	if (dash != NULL)
 		*dash = '\0';
-	if (parse_uint(tmp, 0, UINT16_MAX, &first) < 0)
+	if (cx_parse_u64(tmp, 0, UINT16_MAX, &first) < 0)
 		return -EINVAL;
 	last = first;
-	if (dash != NULL && parse_uint(dash + 1, first, UINT16_MAX, &last) < 0)
+	if (dash != NULL && cx_parse_u64(dash + 1, first, UINT16_MAX, &last) < 0)
 		return -EINVAL;
 	if (last - first >= NFQA_QUEUES_MAX)
 		return -EINVAL;
@@ -521,7 +506,7 @@ static int parse_args(int argc, char **argv, struct nfqa_config *cfg)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long v;
+	uint64_t v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "q:b:sh", opts, NULL)) != -1) {
@@ -535,7 +520,7 @@ static int parse_args(int argc, char **argv, struct nfqa_config *cfg)
 			}
 			break;
 		case 'b':
-			if (parse_uint(optarg, 1, NFQA_BATCH_MAX, &v) < 0) {
+			if (cx_parse_u64(optarg, 1, NFQA_BATCH_MAX, &v) < 0) {
 				fprintf(stderr, PROG ": bad --batch '%s' (1..%d)\n",
 					optarg, NFQA_BATCH_MAX);
 				return -EINVAL;
