@@ -14,3 +14,4 @@ __all__ = ["Node", "Testbed", "ecnq_tool", "reap", "parse_rate", "parse_size",
 from .traffic import iperf3, wait_listening  # noqa: E402
 
 __all__ += ["iperf3", "wait_listening"]
+from . import marker  # noqa: E402,F401

@@ -1,0 +1,27 @@
+# tools: operator tools, installed to $(SBINDIR) with their man pages.
+#
+# conex-dump: ConEx decoder for captures. Its pure parts (pcap.c, pkt.c,
+# acct.c) are also linked into the unit test tests/unit/test_dump.c and the
+# libFuzzer harness tests/fuzz/fuzz_pcap.c, whose generic rules (tests/build.mk)
+# link only libconex. The unit test gets its own link rule (the objects must
+# come before libconex.a); the fuzzer links libconex as objects, so extra
+# prerequisites are enough there.
+CXDUMP_DIR  := tools/conex-dump
+CXDUMP_PURE := $(CXDUMP_DIR)/pcap.c $(CXDUMP_DIR)/pkt.c $(CXDUMP_DIR)/acct.c
+CXDUMP      := $(O)/$(CXDUMP_DIR)/conex-dump
+
+BINS += $(CXDUMP)
+MAN8 += tools/conex-dump.8
+
+$(CXDUMP): $(O)/$(CXDUMP_DIR)/main.o $(CXDUMP_PURE:%.c=$(O)/%.o) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/tests/unit/test_dump: $(O)/tests/unit/test_dump.o $(CXDUMP_PURE:%.c=$(O)/%.o) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+$(O)/tests/unit/test_dump.o: CPPFLAGS += -I$(CXDUMP_DIR)
+
+# build-fuzz/fuzz_pcap: the pattern rule's link line takes these as well.
+$(OF)/fuzz_pcap: $(CXDUMP_PURE:%.c=$(OF)/%.o)
+$(OF)/tests/fuzz/fuzz_pcap.o: CPPFLAGS += -I$(CXDUMP_DIR)
