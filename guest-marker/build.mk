@@ -1,0 +1,41 @@
+# guest-marker: conex-marker, the guest-side ConEx marker (tc-BPF datapath
+# embedded through a bpftool skeleton, so the binary needs no object path).
+CXM_DIR  := $(O)/guest-marker
+CXM_BIN  := $(CXM_DIR)/conex-marker
+CXM_SRCS := main.c config.c datapath.c ctl.c stats.c
+CXM_OBJS := $(CXM_SRCS:%.c=$(CXM_DIR)/%.o)
+
+# -ffreestanding: clang's own <stdint.h>, not glibc's, which would pull in
+# gnu/stubs-32.h for a 32-bit-looking target. conex/gauge.h needs it.
+CXM_BPF_CFLAGS := -O2 -g -target bpf -ffreestanding -Wall -Wextra -Werror \
+	-I/usr/include/$(shell gcc -dumpmachine) -Ilibconex/include -MMD -MP
+
+BINS    += $(CXM_BIN)
+UNITS   += $(CXM_DIR)/conex-marker.service
+CONFIGS += guest-marker/marker.conf
+MAN8    += guest-marker/conex-marker.8
+MAN5    += guest-marker/conex-marker.conf.5
+
+all: $(CXM_DIR)/conex-marker.service
+
+$(CXM_DIR)/marker.bpf.o: guest-marker/marker.bpf.c
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(CXM_BPF_CFLAGS) -c -o $@ $<
+
+$(CXM_DIR)/marker.skel.h: $(CXM_DIR)/marker.bpf.o
+	$(call msg,GEN,$@)
+	$(Q)bpftool gen skeleton $< name marker > $@.tmp && mv $@.tmp $@
+
+$(CXM_DIR)/datapath.o: $(CXM_DIR)/marker.skel.h
+$(CXM_OBJS): CPPFLAGS += -I$(CXM_DIR) -Iguest-marker
+
+$(CXM_BIN): $(CXM_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lbpf -lelf -lz
+
+# The unit names the installed paths.
+$(CXM_DIR)/conex-marker.service: guest-marker/conex-marker.service.in
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@

@@ -1,0 +1,25 @@
+/*
+ * What `conex-marker stats` shows: the datapath's counters and a walk of
+ * the flow table, formatted as text or as one JSON object.
+ */
+#ifndef CXM_STATS_H
+#define CXM_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "datapath.h"
+
+struct cxm_stats {
+	struct cxm_counters c;
+	struct cxm_flow_sums f;
+};
+
+int cxm_stats_collect(const struct cxm_dp *dp, uint64_t now_ns,
+		      struct cxm_stats *out);
+
+/* Returns the length written (NUL not counted) or -ENOSPC. */
+int cxm_stats_format(const struct cxm_stats *s, const char *ifname, bool json,
+		     char *buf, size_t len);
+
+#endif

@@ -1,0 +1,416 @@
+/*
+ * RFC 7786 sender gauges for the guest marker: one TCP connection's view of
+ * what it must declare, in bytes.
+ *
+ *   LEG  loss echo gauge      retransmitted bytes not yet re-echoed as L
+ *   CEG  congestion echo gauge  ECN-fed-back bytes not yet re-echoed as E
+ *   CSC  credit state counter   credit the sender believes the audit holds
+ *
+ * Everything here is header-inline on a plain struct of integers, with no
+ * loops, no libc and no division, so that the same code is unit-tested in
+ * userspace and compiled into the marker's tc-BPF program (which #includes
+ * this file; the caller holds the flow's lock). Sequence numbers are the
+ * connection's 32-bit TCP sequence space and compare modulo 2^32 (RFC 9293
+ * §3.4). Gauges never go negative: decreases floor at 0, which is the
+ * RFC 7786 §5.5 reset of a negative gauge done at once rather than one RTT
+ * later (the marker never sees its own audit, so a deficit would only ever
+ * be carried, never repaid). Increases saturate at CX_GAUGE_MAX_BYTES.
+ *
+ * Caller sequence per connection: cx_gauge_init() on the first packet seen
+ * (a SYN, or the first payload packet of a connection that predates the
+ * marker), cx_gauge_send() per outgoing payload packet (a GSO packet is one
+ * call for its whole payload), cx_gauge_ack() per incoming ACK,
+ * cx_gauge_ce_count() where a connection provides exact CE counts.
+ */
+#ifndef CONEX_GAUGE_H
+#define CONEX_GAUGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <conex/signal.h>
+
+#if defined(__bpf__)
+#define CX_GAUGE_INLINE static inline __attribute__((always_inline))
+#else
+#define CX_GAUGE_INLINE static inline
+#endif
+
+/* Far above any real gauge (a TB of undeclared congestion), far below 2^64. */
+#define CX_GAUGE_MAX_BYTES	(1ULL << 40)
+
+/* A SACK block or ACK advance larger than this is not believed. */
+#define CX_GAUGE_MAX_SPAN_BYTES	(1U << 30)
+
+/*
+ * Test-only declaration policies for the auditor's tests (issue 4). Never
+ * use them outside a testbed: each one under-declares congestion.
+ */
+enum cx_gauge_cheat {
+	CX_GAUGE_HONEST = 0,
+	CX_GAUGE_NOMARK,	/* X only: never L, E or C */
+	CX_GAUGE_HALF,		/* LEG and CEG grow by half the congestion */
+	CX_GAUGE_CREDITONLY,	/* only the initial credit, never L, E or later C */
+	CX_GAUGE_CHEAT_MAX = CX_GAUGE_CREDITONLY,
+};
+
+/*
+ * Credit policy (RFC 7786 §5.3). At flow start the audit holds nothing, so
+ * the first init_credit_pkts payload segments carry C (default 5: half of
+ * Linux's initial window of 10, the RFC's "half of the initial window").
+ * Then, while in slow start (until the first congestion event), every
+ * credit_every_pkts-th segment carries C (0: never) and C is also set
+ * whenever CSC falls below half the flight, slow start's allowance. After
+ * slow start, C is set on every packet while flight > CSC.
+ */
+struct cx_gauge_cfg {
+	uint32_t init_credit_pkts;
+	uint32_t credit_every_pkts;
+	uint32_t cheat;			/* enum cx_gauge_cheat */
+};
+
+#define CX_GAUGE_INIT_CREDIT_PKTS	5
+#define CX_GAUGE_CREDIT_EVERY_PKTS	4
+#define CX_GAUGE_CFG_PKTS_MAX		1024
+
+enum {
+	CX_GAUGE_F_SLOW_START = 1U << 0,	/* no congestion event yet */
+	CX_GAUGE_F_RTX = 1U << 1,		/* last_rtx_seq is valid */
+};
+
+struct cx_gauge {
+	uint32_t snd_una;	/* highest cumulative ACK seen */
+	uint32_t snd_max;	/* highest sequence sent, plus one */
+	uint32_t sack_high;	/* end of the highest SACK block, >= snd_una */
+	uint32_t sacked_bytes;	/* estimate of bytes SACKed above snd_una */
+	uint32_t smss_bytes;	/* sender MSS, for dup-ACK ECE and exact counts */
+	uint32_t last_rtx_seq;	/* start of the last retransmission */
+	uint32_t pkts_sent;	/* payload segments sent, saturating */
+	uint32_t credit_countdown;	/* segments to the next slow-start C */
+	uint32_t flags;		/* CX_GAUGE_F_* */
+	uint32_t debt_until;	/* leg_debt_bytes lapses once snd_una passes this */
+	uint64_t leg_debt_bytes;	/* spurious L already sent (DSACK), to offset */
+	uint64_t leg_bytes;
+	uint64_t ceg_bytes;
+	uint64_t csc_bytes;
+};
+
+/* What cx_gauge_ack() took from one ACK's SACK option (RFC 2018 §3). */
+struct cx_gauge_sack {
+	uint32_t nblocks;	/* blocks present, 0..2 are used */
+	uint32_t start[2];	/* left edge: first sequence in the block */
+	uint32_t end[2];	/* right edge: first sequence after it */
+};
+
+CX_GAUGE_INLINE bool cx_gauge_seq_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+CX_GAUGE_INLINE bool cx_gauge_seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(b - a) < 0;
+}
+
+CX_GAUGE_INLINE uint64_t cx_gauge_add(uint64_t gauge, uint64_t bytes)
+{
+	if (bytes > CX_GAUGE_MAX_BYTES - gauge)
+		return CX_GAUGE_MAX_BYTES;
+	return gauge + bytes;
+}
+
+CX_GAUGE_INLINE uint64_t cx_gauge_sub(uint64_t gauge, uint64_t bytes)
+{
+	return bytes > gauge ? 0 : gauge - bytes;
+}
+
+CX_GAUGE_INLINE void cx_gauge_cfg_default(struct cx_gauge_cfg *cfg)
+{
+	cfg->init_credit_pkts = CX_GAUGE_INIT_CREDIT_PKTS;
+	cfg->credit_every_pkts = CX_GAUGE_CREDIT_EVERY_PKTS;
+	cfg->cheat = CX_GAUGE_HONEST;
+}
+
+/* 0, or -EINVAL (22, spelled out: BPF programs have no errno.h). */
+CX_GAUGE_INLINE int cx_gauge_cfg_check(const struct cx_gauge_cfg *cfg)
+{
+	if (cfg->init_credit_pkts > CX_GAUGE_CFG_PKTS_MAX ||
+	    cfg->credit_every_pkts > CX_GAUGE_CFG_PKTS_MAX ||
+	    cfg->cheat > CX_GAUGE_CHEAT_MAX)
+		return -22;
+	return 0;
+}
+
+/* snd_next: the first sequence the connection will send (ISN + 1 after a SYN). */
+CX_GAUGE_INLINE void cx_gauge_init(struct cx_gauge *g,
+				   const struct cx_gauge_cfg *cfg,
+				   uint32_t snd_next, uint32_t smss_bytes)
+{
+	g->snd_una = snd_next;
+	g->snd_max = snd_next;
+	g->sack_high = snd_next;
+	g->sacked_bytes = 0;
+	g->smss_bytes = smss_bytes;
+	g->last_rtx_seq = 0;
+	g->pkts_sent = 0;
+	g->credit_countdown = cfg->credit_every_pkts;
+	g->flags = CX_GAUGE_F_SLOW_START;
+	g->debt_until = snd_next;
+	g->leg_debt_bytes = 0;
+	g->leg_bytes = 0;
+	g->ceg_bytes = 0;
+	g->csc_bytes = 0;
+}
+
+/*
+ * A congestion event of bytes (RFC 7786 §5.3): it consumes that much of
+ * the credit the audit holds and ends slow start. The cheats declare less.
+ */
+CX_GAUGE_INLINE uint64_t cx_gauge__declared(const struct cx_gauge_cfg *cfg,
+					    uint64_t bytes)
+{
+	if (cfg->cheat == CX_GAUGE_HALF)
+		return bytes >> 1;
+	if (cfg->cheat == CX_GAUGE_CREDITONLY || cfg->cheat == CX_GAUGE_NOMARK)
+		return 0;
+	return bytes;
+}
+
+CX_GAUGE_INLINE void cx_gauge__congested(struct cx_gauge *g, uint64_t bytes)
+{
+	g->csc_bytes = cx_gauge_sub(g->csc_bytes, bytes);
+	g->flags &= ~(uint32_t)CX_GAUGE_F_SLOW_START;
+}
+
+/* Whether this packet carries C, before its payload is added to CSC. */
+CX_GAUGE_INLINE bool cx_gauge__credit(struct cx_gauge *g,
+				      const struct cx_gauge_cfg *cfg,
+				      uint32_t segs, uint64_t flight_bytes)
+{
+	bool c = false;
+
+	if (g->pkts_sent < cfg->init_credit_pkts)
+		c = true;
+	if (cfg->cheat == CX_GAUGE_CREDITONLY)
+		return c;
+	if (g->flags & CX_GAUGE_F_SLOW_START) {
+		if (cfg->credit_every_pkts) {
+			if (g->credit_countdown <= segs) {
+				c = true;
+				g->credit_countdown = cfg->credit_every_pkts;
+			} else {
+				g->credit_countdown -= segs;
+			}
+		}
+		if (g->csc_bytes < flight_bytes >> 1)
+			c = true;
+	} else if (g->csc_bytes < flight_bytes) {
+		c = true;
+	}
+	return c;
+}
+
+/*
+ * One outgoing payload packet: seq, payload_bytes (> 0) and the number of
+ * segments it becomes (1 unless GSO). Bytes below snd_max are a
+ * retransmission: they feed LEG (RFC 7786 §5.2) and are a congestion event.
+ * Bytes below snd_una were already acknowledged (an ACK the marker saw
+ * before the sender did): not a loss. A second retransmission of the same
+ * sequence means losses continue and the audit may have lost its state, so
+ * CSC is zeroed and credit is sent again for the whole flight (§5.3).
+ * Returns the signal octet for the packet: CX_SIG_X, plus L while LEG > 0,
+ * E while CEG > 0 (both if both; never deferred, §5.4), C per the credit
+ * policy; each gauge drops by the payload of the packet that carries it.
+ */
+CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
+				      const struct cx_gauge_cfg *cfg,
+				      uint32_t seq, uint32_t payload_bytes,
+				      uint32_t segs)
+{
+	uint32_t end = seq + payload_bytes, from, rtx_bytes = 0;
+	uint64_t flight_bytes, declared, paid;
+	uint8_t bits = CX_SIG_X;
+
+	if (payload_bytes == 0 || payload_bytes > CX_GAUGE_MAX_SPAN_BYTES)
+		return 0;
+	if (segs == 0)
+		segs = 1;
+
+	if (cx_gauge_seq_before(seq, g->snd_max)) {
+		from = cx_gauge_seq_before(seq, g->snd_una) ? g->snd_una : seq;
+		if (cx_gauge_seq_before(from, end))
+			rtx_bytes = (cx_gauge_seq_before(end, g->snd_max) ?
+				     end : g->snd_max) - from;
+	}
+	if (rtx_bytes) {
+		if ((g->flags & CX_GAUGE_F_RTX) && g->last_rtx_seq == seq)
+			g->csc_bytes = 0;
+		g->last_rtx_seq = seq;
+		g->flags |= CX_GAUGE_F_RTX;
+		declared = cx_gauge__declared(cfg, rtx_bytes);
+		paid = declared < g->leg_debt_bytes ? declared : g->leg_debt_bytes;
+		g->leg_debt_bytes -= paid;
+		g->leg_bytes = cx_gauge_add(g->leg_bytes, declared - paid);
+		cx_gauge__congested(g, rtx_bytes);
+	}
+	if (cx_gauge_seq_after(end, g->snd_max))
+		g->snd_max = end;
+	flight_bytes = g->snd_max - g->snd_una;
+
+	if (cfg->cheat == CX_GAUGE_NOMARK)
+		return bits;
+	if (g->leg_bytes) {
+		bits |= CX_SIG_L;
+		g->leg_bytes = cx_gauge_sub(g->leg_bytes, payload_bytes);
+	}
+	if (g->ceg_bytes) {
+		bits |= CX_SIG_E;
+		g->ceg_bytes = cx_gauge_sub(g->ceg_bytes, payload_bytes);
+	}
+	if (cx_gauge__credit(g, cfg, segs, flight_bytes)) {
+		bits |= CX_SIG_C;
+		g->csc_bytes = cx_gauge_add(g->csc_bytes, payload_bytes);
+	}
+	if (segs > UINT32_MAX - g->pkts_sent)
+		g->pkts_sent = UINT32_MAX;
+	else
+		g->pkts_sent += segs;
+	return bits;
+}
+
+/*
+ * DSACK (RFC 2883 §4): the first block lies at or below the cumulative ACK,
+ * or inside the second block.
+ */
+CX_GAUGE_INLINE bool cx_gauge_sack_is_dsack(uint32_t ack,
+					    const struct cx_gauge_sack *sack)
+{
+	uint32_t s = sack->start[0], e = sack->end[0];
+
+	if (sack->nblocks == 0 || !cx_gauge_seq_after(e, s))
+		return false;
+	if (!cx_gauge_seq_after(e, ack))
+		return true;
+	return sack->nblocks > 1 &&
+	       cx_gauge_seq_after(sack->end[1], sack->start[1]) &&
+	       !cx_gauge_seq_before(s, sack->start[1]) &&
+	       !cx_gauge_seq_after(e, sack->end[1]);
+}
+
+/*
+ * One incoming ACK (not a SYN: a SYN-ACK's ECE negotiates ECN, RFC 3168
+ * §6.1.1). Returns DeliveredData (RFC 7786 §5.2, after RFC 6937): bytes
+ * newly acknowledged plus the change in SACKed bytes.
+ *
+ * SACK accounting without a scoreboard: sack_high is the highest SACKed
+ * edge, sacked_bytes the bytes SACKed between snd_una and it. A first block
+ * reaching past sack_high adds the part above it; a cumulative ACK removes
+ * what it covers (all of it once the ACK reaches sack_high, else at most
+ * the ACK's advance). Bytes that a partial ACK covers and that were counted
+ * as SACKed are thus not counted twice; the cost is that a filled hole
+ * (a retransmission, sent Not-ECT per RFC 3168 §6.1.5, so never CE) may go
+ * uncounted.
+ *
+ * DSACK (RFC 2883 §4): a first block below the cumulative ACK, or inside
+ * the second block, reports a duplicate: the retransmission was spurious,
+ * so LEG drops by its size (RFC 7786 §5.2), into debt if need be.
+ *
+ * ECE on an ACK (classic ECN, count unknown): CEG += DeliveredData, the
+ * conservative rule; a duplicate ACK (nothing delivered) counts one SMSS.
+ */
+CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
+				      const struct cx_gauge_cfg *cfg,
+				      uint32_t ack, bool ece,
+				      const struct cx_gauge_sack *sack)
+{
+	uint32_t adv = 0, removed = 0, added = 0, s, e, span;
+	uint64_t delivered, ece_bytes;
+
+	if (cx_gauge_seq_after(ack, g->snd_una)) {
+		adv = ack - g->snd_una;
+		if (adv > CX_GAUGE_MAX_SPAN_BYTES)
+			adv = 0;
+	}
+	if (adv) {
+		g->snd_una = ack;
+		if (cx_gauge_seq_after(ack, g->snd_max))
+			g->snd_max = ack;
+		if (!cx_gauge_seq_before(ack, g->sack_high)) {
+			removed = g->sacked_bytes;
+			g->sack_high = ack;
+		} else {
+			removed = adv < g->sacked_bytes ? adv : g->sacked_bytes;
+		}
+		g->sacked_bytes -= removed;
+		if (!cx_gauge_seq_before(ack, g->debt_until))
+			g->leg_debt_bytes = 0;
+	}
+
+	if (sack && sack->nblocks > 0) {
+		s = sack->start[0];
+		e = sack->end[0];
+		span = e - s;
+		if (!cx_gauge_seq_after(e, s) || span > CX_GAUGE_MAX_SPAN_BYTES) {
+			/* empty or absurd block: ignored */
+		} else if (cx_gauge_sack_is_dsack(ack, sack)) {
+			/*
+			 * The L for it normally left with the retransmission
+			 * itself, so what LEG cannot absorb becomes a debt
+			 * that later losses pay off: the negative gauge of
+			 * RFC 7786 §5.5. It lapses once everything in flight
+			 * now is acknowledged (about one RTT).
+			 */
+			if (g->leg_bytes >= span) {
+				g->leg_bytes -= span;
+			} else {
+				g->leg_debt_bytes = cx_gauge_add(g->leg_debt_bytes,
+								 span - g->leg_bytes);
+				g->leg_bytes = 0;
+				g->debt_until = g->snd_max;
+			}
+		} else if (cx_gauge_seq_after(e, g->sack_high) &&
+			   !cx_gauge_seq_after(e, g->snd_max)) {
+			if (cx_gauge_seq_after(s, g->sack_high))
+				added = span;
+			else
+				added = e - g->sack_high;
+			g->sack_high = e;
+			g->sacked_bytes += added;
+			if (g->sacked_bytes > CX_GAUGE_MAX_SPAN_BYTES)
+				g->sacked_bytes = CX_GAUGE_MAX_SPAN_BYTES;
+		}
+	}
+
+	delivered = (uint64_t)adv - removed + added;
+	if (ece) {
+		ece_bytes = delivered ? delivered : g->smss_bytes;
+		g->ceg_bytes = cx_gauge_add(g->ceg_bytes,
+					    cx_gauge__declared(cfg, ece_bytes));
+		cx_gauge__congested(g, ece_bytes);
+	}
+	return (uint32_t)delivered;
+}
+
+/*
+ * Exact CE feedback (AccECN-style, RFC 7786 §5.2):
+ * CEG += min(SMSS * new_ce_pkts, delivered_bytes). Not used by the tc-BPF
+ * datapath (this kernel has no AccECN), offered for connections that
+ * provide counts. Returns the bytes the event accounted.
+ */
+CX_GAUGE_INLINE uint64_t cx_gauge_ce_count(struct cx_gauge *g,
+					   const struct cx_gauge_cfg *cfg,
+					   uint32_t new_ce_pkts,
+					   uint32_t delivered_bytes)
+{
+	uint64_t bytes = (uint64_t)g->smss_bytes * new_ce_pkts;
+
+	if (bytes > delivered_bytes)
+		bytes = delivered_bytes;
+	if (bytes == 0)
+		return 0;
+	g->ceg_bytes = cx_gauge_add(g->ceg_bytes, cx_gauge__declared(cfg, bytes));
+	cx_gauge__congested(g, bytes);
+	return bytes;
+}
+
+#endif

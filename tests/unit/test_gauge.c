@@ -1,0 +1,319 @@
+/*
+ * RFC 7786 gauges (conex/gauge.h): table-driven scenarios. Each scenario is
+ * a sequence of sends and ACKs with the signal octet expected from every
+ * send and, where given, the gauges expected after a step.
+ */
+#include <errno.h>
+
+#include "cxtest.h"
+
+#include <conex/gauge.h>
+
+#define X	CX_SIG_X
+#define L	CX_SIG_L
+#define E	CX_SIG_E
+#define C	CX_SIG_C
+#define ANY	(-1)
+
+enum { EV_SEND = 1, EV_ACK, EV_CE };
+
+struct ev {
+	int type;
+	uint32_t a;		/* SEND: seq; ACK: ack; CE: new CE packets */
+	uint32_t b;		/* SEND: payload; CE: delivered bytes */
+	int ece;		/* ACK: ECE flag; SEND: segments */
+	uint32_t nblocks;	/* ACK: SACK blocks */
+	uint32_t s0, e0, s1, e1;
+	int bits;		/* SEND: expected octet; ACK/CE: expected return, or ANY */
+	int64_t leg, ceg, csc;	/* after the step, or ANY */
+};
+
+struct scenario {
+	const char *name;
+	struct cx_gauge_cfg cfg;
+	uint32_t isn;
+	struct ev ev[16];
+};
+
+#define SEND(seq, len, exp)		{ EV_SEND, seq, len, 1, 0, 0, 0, 0, 0, exp, ANY, ANY, ANY }
+#define SENDS(seq, len, segs, exp)	{ EV_SEND, seq, len, segs, 0, 0, 0, 0, 0, exp, ANY, ANY, ANY }
+#define SENDG(seq, len, exp, l, e, c)	{ EV_SEND, seq, len, 1, 0, 0, 0, 0, 0, exp, l, e, c }
+#define ACK(ack, ece, del, l, e, c)	{ EV_ACK, ack, 0, ece, 0, 0, 0, 0, 0, del, l, e, c }
+#define SACK1(ack, s, e_, del, l, e, c)	{ EV_ACK, ack, 0, 0, 1, s, e_, 0, 0, del, l, e, c }
+#define SACK2(ack, s, e_, s1, e1, del, l, e, c) \
+	{ EV_ACK, ack, 0, 0, 2, s, e_, s1, e1, del, l, e, c }
+#define CE(n, del, ret, e, c)		{ EV_CE, n, del, 0, 0, 0, 0, 0, 0, ret, ANY, e, c }
+
+/* One credit packet at start, no every-Nth rule: the arithmetic stays visible. */
+#define CFG1		{ 1, 0, CX_GAUGE_HONEST }
+
+static const struct scenario scenarios[] = {
+	{ "initial credit then half-flight rule in slow start", { 2, 0, 0 }, 999, {
+		SENDG(1000, 1000, X | C, 0, 0, 1000),
+		SENDG(2000, 1000, X | C, 0, 0, 2000),
+		/* flight 3000: half is 1500 <= CSC 2000 */
+		SENDG(3000, 1000, X, 0, 0, 2000),
+		SENDG(4000, 1000, X, 0, 0, 2000),
+		/* flight 5000: half 2500 > 2000 */
+		SENDG(5000, 1000, X | C, 0, 0, 3000),
+	} },
+	{ "every fourth segment in slow start", { 1, 4, 0 }, 999, {
+		/* a large first packet keeps the half-flight rule quiet */
+		SENDG(1000, 10000, X | C, 0, 0, 10000),	/* countdown 3 */
+		SEND(11000, 100, X),		/* 2 */
+		SEND(11100, 100, X),		/* 1 */
+		SEND(11200, 100, X | C),	/* the fourth */
+		SEND(11300, 100, X),
+		SEND(11400, 100, X),
+		SEND(11500, 100, X),
+		SENDG(11600, 100, X | C, 0, 0, 10200),
+		/* a GSO packet of 4 segments reaches the count at once */
+		SENDS(11700, 400, 4, X | C),
+		SENDG(12100, 100, X, 0, 0, 10600),
+	} },
+	{ "loss episode: L on the retransmission, CSC >= flight after", CFG1, 999, {
+		SENDG(1000, 1000, X | C, 0, 0, 1000),
+		SENDG(2000, 1000, X, 0, 0, 1000),
+		SENDG(3000, 1000, X | C, 0, 0, 2000),
+		/* rtx: LEG 1000 then spent, CSC 2000-1000 < flight 3000 */
+		SENDG(1000, 1000, X | L | C, 0, 0, 2000),
+		SENDG(4000, 1000, X | C, 0, 0, 3000),
+		ACK(5000, 0, 4000, 0, 0, 3000),
+		SENDG(5000, 1000, X, 0, 0, 3000),
+	} },
+	{ "ECE episode: CEG += DeliveredData, dup ACK counts SMSS", CFG1, 999, {
+		SENDG(1000, 1000, X | C, 0, 0, 1000),
+		SEND(2000, 1000, X),
+		ACK(2000, 1, 1000, 0, 1000, 0),
+		/* E spends CEG; flight 2000 > CSC 0 */
+		SENDG(3000, 1000, X | E | C, 0, 0, 1000),
+		ACK(2000, 1, 0, 0, 1448, 0),
+		SENDG(4000, 1000, X | E | C, 0, 448, 1000),
+		SENDG(5000, 1000, X | E | C, 0, 0, 2000),
+		ACK(4000, 0, 2000, 0, 0, 2000),
+	} },
+	{ "L and E together, never deferred", CFG1, 999, {
+		SEND(1000, 1000, X | C),
+		SEND(2000, 1000, X),
+		ACK(2000, 1, 1000, 0, 1000, 0),
+		SENDG(2000, 500, X | L | E | C, 0, 500, 500),
+		SENDG(3000, 1000, X | E | C, 0, 0, 1500),
+		SENDG(4000, 1000, X | C, 0, 0, 2500),
+	} },
+	{ "losses continue: second rtx of a sequence resends credit", CFG1, 999, {
+		SEND(1000, 1000, X | C),
+		SEND(2000, 1000, X),
+		SEND(3000, 1000, X | C),
+		SENDG(1000, 1000, X | L | C, 0, 0, 2000),
+		/* same sequence again: CSC zeroed, then 1000 of credit */
+		SENDG(1000, 1000, X | L | C, 0, 0, 1000),
+		SENDG(4000, 1000, X | C, 0, 0, 2000),
+	} },
+	{ "bytes below snd_una are not a loss", CFG1, 999, {
+		SEND(1000, 1000, X | C),
+		SEND(2000, 1000, X),
+		ACK(3000, 0, 2000, 0, 0, 1000),
+		SENDG(2000, 1000, X, 0, 0, 1000),
+		/* half of it below snd_una, half new */
+		SENDG(2500, 1000, X, 0, 0, 1000),
+	} },
+	{ "SACK counts new bytes once; partial ACK removes them", CFG1, 999, {
+		SEND(1000, 1000, X | C),
+		SEND(2000, 1000, X),
+		SEND(3000, 1000, X | C),
+		SEND(4000, 1000, X),
+		SACK1(1000, 2000, 3000, 1000, 0, 0, ANY),
+		SACK1(1000, 2000, 4000, 1000, 0, 0, ANY),
+		/* same block again: nothing new */
+		SACK1(1000, 2000, 4000, 0, 0, 0, ANY),
+		/* rtx fills the hole; the ACK covers the SACKed 2000 bytes */
+		SEND(1000, 1000, X | L | C),
+		ACK(4000, 0, 1000, 0, 0, ANY),
+		ACK(5000, 0, 1000, 0, 0, ANY),
+	} },
+	{ "DSACK below the ACK: spurious rtx becomes debt, paid by the next loss",
+	  CFG1, 999, {
+		SEND(1000, 1000, X | C),
+		SEND(2000, 1000, X),
+		SEND(3000, 1000, X | C),
+		SENDG(1000, 1000, X | L | C, 0, 0, ANY),
+		SACK1(2000, 1000, 2000, 1000, 0, 0, ANY),
+		/* this loss is already declared by the spurious L */
+		SENDG(2000, 1000, X | C, 0, 0, ANY),
+		SENDG(3000, 1000, X | L | C, 0, 0, ANY),
+	} },
+	{ "DSACK inside the second block; debt lapses after a flight", CFG1, 999, {
+		SEND(1000, 1000, X | C),
+		SEND(2000, 1000, X),
+		SEND(3000, 1000, X | C),
+		SEND(4000, 1000, X),
+		SACK2(1000, 3000, 3500, 3000, 5000, 0, 0, 0, ANY),
+		ACK(5000, 0, 4000, 0, 0, ANY),
+		/* no congestion event yet: still slow start, CSC 2000 */
+		SEND(5000, 1000, X),
+		/* the debt lapsed with the ACK: this loss is declared in full */
+		SENDG(5000, 1000, X | L, 0, 0, 1000),
+	} },
+	{ "sequence wrap at 2^32", CFG1, 0xfffff82fU, {
+		SENDG(0xfffff830U, 1000, X | C, 0, 0, 1000),
+		SENDG(0xfffffc18U, 1000, X, 0, 0, 1000),	/* crosses zero */
+		SENDG(0x00000000U, 1000, X | C, 0, 0, 2000),
+		ACK(0x00000000U, 1, 2000, 0, 2000, 0),
+		/* below snd_una across the wrap: acknowledged, not a loss */
+		SENDG(0xfffffc18U, 1000, X | E | C, 0, 1000, 1000),
+		SENDG(0x00000000U, 1000, X | L | E | C, 0, 0, 1000),
+	} },
+	{ "exact CE counts: min(SMSS * n, delivered)", CFG1, 999, {
+		SEND(1000, 1000, X | C),
+		CE(2, 5000, 2896, 2896, 0),
+		CE(10, 3000, 3000, 5896, 0),
+		CE(0, 3000, 0, 5896, 0),
+	} },
+	{ "cheat nomark: X only", { 1, 4, CX_GAUGE_NOMARK }, 999, {
+		SEND(1000, 1000, X),
+		SEND(1000, 1000, X),
+		ACK(2000, 1, ANY, 0, 0, ANY),
+		SEND(2000, 1000, X),
+	} },
+	{ "cheat half: half the loss declared", { 1, 0, CX_GAUGE_HALF }, 999, {
+		SEND(1000, 400, X | C),
+		SEND(1400, 400, X),
+		SENDG(1000, 400, X | L | C, 0, 0, ANY),
+		ACK(1400, 1, 400, 0, 200, ANY),
+	} },
+	{ "cheat creditonly: initial credit, nothing else", { 2, 4, CX_GAUGE_CREDITONLY }, 999, {
+		SEND(1000, 1000, X | C),
+		SEND(2000, 1000, X | C),
+		SEND(3000, 1000, X),
+		SEND(1000, 1000, X),
+		ACK(2000, 1, 1000, 0, 0, ANY),
+		SEND(4000, 1000, X),
+	} },
+};
+
+static void run_scenario(const struct scenario *sc)
+{
+	struct cx_gauge g;
+	struct cx_gauge_sack sack;
+	const struct ev *ev;
+	size_t i;
+	int got;
+
+	cx_gauge_init(&g, &sc->cfg, sc->isn + 1, 1448);
+	for (i = 0; i < 16 && sc->ev[i].type; i++) {
+		ev = &sc->ev[i];
+		switch (ev->type) {
+		case EV_SEND:
+			got = cx_gauge_send(&g, &sc->cfg, ev->a, ev->b,
+					    (uint32_t)ev->ece);
+			break;
+		case EV_ACK:
+			memset(&sack, 0, sizeof(sack));
+			sack.nblocks = ev->nblocks;
+			sack.start[0] = ev->s0;
+			sack.end[0] = ev->e0;
+			sack.start[1] = ev->s1;
+			sack.end[1] = ev->e1;
+			got = (int)cx_gauge_ack(&g, &sc->cfg, ev->a, ev->ece, &sack);
+			break;
+		default:
+			got = (int)cx_gauge_ce_count(&g, &sc->cfg, ev->a, ev->b);
+			break;
+		}
+		if (ev->bits != ANY && got != ev->bits)
+			fail_msg("%s: step %zu: got 0x%x, want 0x%x", sc->name, i,
+				 got, ev->bits);
+		if (ev->leg != ANY && g.leg_bytes != (uint64_t)ev->leg)
+			fail_msg("%s: step %zu: LEG %llu, want %lld", sc->name, i,
+				 (unsigned long long)g.leg_bytes, (long long)ev->leg);
+		if (ev->ceg != ANY && g.ceg_bytes != (uint64_t)ev->ceg)
+			fail_msg("%s: step %zu: CEG %llu, want %lld", sc->name, i,
+				 (unsigned long long)g.ceg_bytes, (long long)ev->ceg);
+		if (ev->csc != ANY && g.csc_bytes != (uint64_t)ev->csc)
+			fail_msg("%s: step %zu: CSC %llu, want %lld", sc->name, i,
+				 (unsigned long long)g.csc_bytes, (long long)ev->csc);
+	}
+}
+
+static void test_scenarios(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		run_scenario(&scenarios[i]);
+}
+
+static void test_saturation(void **state)
+{
+	struct cx_gauge_cfg cfg = CFG1;
+	struct cx_gauge g;
+	uint32_t i;
+
+	(void)state;
+	assert_int_equal(cx_gauge_add(CX_GAUGE_MAX_BYTES - 1, 5), CX_GAUGE_MAX_BYTES);
+	assert_int_equal(cx_gauge_add(0, UINT64_MAX), CX_GAUGE_MAX_BYTES);
+	assert_int_equal(cx_gauge_sub(5, 7), 0);
+	cx_gauge_init(&g, &cfg, 1, 1448);
+	g.ceg_bytes = CX_GAUGE_MAX_BYTES - 10;
+	cx_gauge_ack(&g, &cfg, 1, true, NULL);
+	assert_int_equal(g.ceg_bytes, CX_GAUGE_MAX_BYTES);
+	/* pkts_sent saturates rather than wrapping into the initial credit. */
+	g.pkts_sent = UINT32_MAX - 1;
+	for (i = 0; i < 3; i++)
+		cx_gauge_send(&g, &cfg, 1 + i * 10, 10, 1);
+	assert_int_equal(g.pkts_sent, UINT32_MAX);
+}
+
+static void test_rejects(void **state)
+{
+	struct cx_gauge_cfg cfg = CFG1, bad;
+	struct cx_gauge g;
+
+	(void)state;
+	cx_gauge_init(&g, &cfg, 100, 1448);
+	/* No payload, or a span no TCP segment has: no signal, no change. */
+	assert_int_equal(cx_gauge_send(&g, &cfg, 100, 0, 1), 0);
+	assert_int_equal(cx_gauge_send(&g, &cfg, 100, CX_GAUGE_MAX_SPAN_BYTES + 1, 1), 0);
+	assert_int_equal(g.snd_max, 100);
+	/* An ACK from the far past or the far future is ignored. */
+	assert_int_equal(cx_gauge_ack(&g, &cfg, 100 + 0x80000000U, false, NULL), 0);
+	assert_int_equal(g.snd_una, 100);
+	assert_int_equal(cx_gauge_cfg_check(&cfg), 0);
+	bad = cfg;
+	bad.cheat = CX_GAUGE_CHEAT_MAX + 1;
+	assert_int_equal(cx_gauge_cfg_check(&bad), -EINVAL);
+	bad = cfg;
+	bad.init_credit_pkts = CX_GAUGE_CFG_PKTS_MAX + 1;
+	assert_int_equal(cx_gauge_cfg_check(&bad), -EINVAL);
+	cx_gauge_cfg_default(&bad);
+	assert_int_equal(bad.init_credit_pkts, CX_GAUGE_INIT_CREDIT_PKTS);
+}
+
+static void test_seq_compare(void **state)
+{
+	static const struct { uint32_t a, b; bool before; } v[] = {
+		{ 1, 2, true }, { 2, 1, false }, { 5, 5, false },
+		{ 0xffffffffU, 0, true }, { 0, 0xffffffffU, false },
+		{ 0x7fffffffU, 0xfffffffeU, true },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		assert_int_equal(cx_gauge_seq_before(v[i].a, v[i].b), v[i].before);
+		assert_int_equal(cx_gauge_seq_after(v[i].b, v[i].a), v[i].before);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scenarios),
+		cmocka_unit_test(test_saturation),
+		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_seq_compare),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
