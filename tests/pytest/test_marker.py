@@ -332,3 +332,43 @@ def test_install_layout(root, tmp_path):
 	if not shutil.which("systemd-analyze"):
 		pytest.skip("SKIP (after checking the layout): systemd-analyze not installed, "
 			    "unit not verified")
+
+
+def test_ipv4_df_set_when_clear(bed, tmp_path):
+	"""A guest that does not set DF (ip_no_pmtu_disc=1): the marker sets DF to
+	make its packets atomic before encoding (CONEX.md §3), and counts it."""
+	snd, rcv = bed.guest(1, 1), bed.guest(2, 1)
+	for n in (snd, rcv):
+		bed.set_tcp(n, ecn=1)
+	caps = {}
+	snd.run(["sysctl", "-qw", "net.ipv4.ip_no_pmtu_disc=1"])
+	try:
+		for tag in ("bare", "marked"):
+			m = cxm.start_marker(snd) if tag == "marked" else None
+			caps[tag] = tmp_path / f"df-{tag}.pcap"
+			cap = cxm.capture(bed.host(2), "g1", caps[tag])
+			try:
+				cxtb.iperf3(snd, rcv, rcv.ip4, seconds=2, port=5203)
+				time.sleep(0.2)
+			finally:
+				cap.stop()
+			if m is not None:
+				st = m.stats()
+				m.stop()
+	finally:
+		snd.run(["sysctl", "-qw", "net.ipv4.ip_no_pmtu_disc=0"])
+
+	# Without the marker the guest really sends DF=0 (else this proves nothing).
+	f = data_flow(conex_dump(caps["bare"]), snd.ip4)
+	rows = [r for r in tshark_rows(caps["bare"], 4, snd.ip4, f["sport"])
+		if int(r["tcp.len"] or 0) > 0]
+	assert rows and all(r["ip.flags.df"] in ("0", "False") for r in rows), rows[:3]
+
+	assert st["df_set"] > 0, st
+	f = data_flow(conex_dump(caps["marked"]), snd.ip4)
+	assert f["payload_packets"] > 100 and f["payload_packets_no_x"] == 0, f
+	rows = [r for r in tshark_rows(caps["marked"], 4, snd.ip4, f["sport"])
+		if int(r["tcp.len"] or 0) > 0]
+	assert len(rows) == f["payload_packets"]
+	for r in rows:
+		assert r["ip.flags.df"] in ("1", "True") and r["ip.flags.rb"] in ("1", "True"), r
