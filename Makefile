@@ -55,10 +55,23 @@ UNIT_TESTS :=
 FUZZERS    :=
 CLEAN      :=
 
+# Defined before the build.mk files, whose rules name them as prerequisites.
+INSTALL_PATHS := $(SBINDIR) $(SYSCONFDIR) $(LIBEXECDIR) $(UNITDIR)
+PATHS_STAMP := $(O)/install-paths
+
 include libconex/build.mk
 include tests/build.mk
 -include $(sort $(wildcard guest-marker/build.mk auditor/build.mk \
 	policer/build.mk testbed/build.mk bench/build.mk tools/build.mk))
+
+# Files generated with installation paths in them (systemd units) depend on
+# this stamp: it changes only when the paths do, so `make all` with one PREFIX
+# and `make install PREFIX=/usr` later regenerate what names the old paths.
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ || echo '$(INSTALL_PATHS)' > $@
+.PHONY: FORCE
+FORCE:
 
 $(O)/%.o: %.c
 	$(call msg,CC,$@)
@@ -87,7 +100,7 @@ check:
 
 CONEX_HEADERS := $(sort $(wildcard libconex/include/conex/*.h))
 
-install: $(LIBCONEX) $(BINS) $(LIBEXEC)
+install: $(LIBCONEX) $(BINS) $(LIBEXEC) $(UNITS) $(MAN5) $(MAN8) $(CONFIGS)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/conex
 	$(Q)install -m 0644 $(LIBCONEX) $(DESTDIR)$(LIBDIR)/

@@ -35,7 +35,7 @@ $(CXM_BIN): $(CXM_OBJS) $(LIBCONEX)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lbpf -lelf -lz
 
 # The unit names the installed paths.
-$(CXM_DIR)/conex-marker.service: guest-marker/conex-marker.service.in
+$(CXM_DIR)/conex-marker.service: guest-marker/conex-marker.service.in $(PATHS_STAMP)
 	$(call msg,GEN,$@)
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@

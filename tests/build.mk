@@ -4,7 +4,7 @@ UNIT_TESTS += $(UNIT_SRCS:%.c=$(O)/%)
 
 $(O)/tests/unit/test_%: $(O)/tests/unit/test_%.o $(LIBCONEX)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lsodium
 
 # Fuzzers: tests/fuzz/fuzz_<thing>.c, libFuzzer + ASan + UBSan, built with
 # clang into build-fuzz/ with their own copy of the library objects.
@@ -21,7 +21,7 @@ $(OF)/%.o: %.c
 
 $(OF)/fuzz_%: $(OF)/tests/fuzz/fuzz_%.o $(FUZZ_LIBOBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ -lsodium
 
 # Wire check: packets built by libconex, decoded by tshark (tests/pytest/test_wire.py).
 WIREPCAP := $(O)/tests/wire/cx-wirepcap
