@@ -1,0 +1,886 @@
+/*
+ * ConEx audit decisions (RFC 7713 §3.2, §5.5; see audit.h for the
+ * balances). The project's rules, each with its reason:
+ *
+ * Counting (RFC 7837 §4, CONEX.md §2, §3). A ConEx-Marked packet declares
+ * its ip_bytes once per flag set. X=0 makes L/E/C meaningless (counted as
+ * an anomaly, the packet is Not-ConEx); reserved bits are ignored
+ * (counted). A CDO to a multicast destination, a non-first fragment and
+ * RF=1 on a non-atomic IPv4 packet are Not-ConEx (counted). A packet both
+ * CE and ConEx-Marked is counted both ways: the CE is congestion seen
+ * here, the marks declare earlier congestion; netting them out on the
+ * packet would let a sender cancel its own marks ("cancelled signals",
+ * RFC 7713 §5.5).
+ *
+ * Where a packet is audited. Per-flow state is created only by a
+ * ConEx-Marked packet (RFC 7713 §5.5), so a flood of unmarked packets
+ * cannot consume it. X-only packets of a flow with state are audited in
+ * it. Not-ConEx packets are never part of a flow's balances, even inside
+ * a ConEx flow (RFC 7713 §5.5 "ignore Not-ConEx packets"): they, and
+ * everything else without state, form one aggregate, where their CE and
+ * losses are still observed and sanctioned. So declaring nothing on some
+ * packets of a ConEx flow moves their congestion to the aggregate rather
+ * than hiding it. A FIN or RST ends the flow whatever its encoding,
+ * because the marker sends X=0 on packets without payload.
+ *
+ * Observed congestion = CE bytes + loss bytes. Loss is a sequence hole
+ * (a packet above the highest sequence seen, rcv_max) that is later
+ * filled: only the filled part counts, so a hole that never fills (the
+ * sender gave up, or the packet went another way) costs nothing, and a
+ * hole counts when the audit sees the retransmission, the moment the
+ * honest marker declares it with L. Outstanding holes are capped
+ * (hole_cap_bytes) so a forged jump cannot create unbounded debt. Bytes
+ * the audit itself dropped become a hole too, tagged as self_dropped, and
+ * are consumed first when a refill arrives: a sanction must not turn into
+ * "loss" the sender owes again.
+ *
+ * Checks. Credit is consumed at once by observed congestion (RFC 7713
+ * §5.5: credit is declared in advance). Re-echo lags by about an RTT, so
+ * observed congestion sits in a ring of CX_AUDIT_RING_SLOTS time slots and
+ * is only charged to the re-echo balance once older than the allowance.
+ * Excess declarations are kept (credit does not expire; over-declared E
+ * from classic ECN stays on the flow's side).
+ *
+ * Sanction (RFC 7713 §5.5: proportionate, never an amplifier). Drop
+ * probability min(1, shortfall / sanction_scale_bytes), drawn with the
+ * caller's random value. ConEx-Marked packets are never dropped: each
+ * declares at least its own size, so a sender cannot gain by marking to
+ * avoid the sanction, its declarations pay the debt down, and RFC 7837 §8
+ * drops ConEx-Marked packets last. Declarations and CE of a dropped packet
+ * still count: the upstream policer has charged them, and the congestion
+ * happened.
+ *
+ * Aggregate (RFC 7837 §8 drop preference: Not-ConEx, X-only first). Its CE
+ * and losses are set against whatever declarations land in it (marked
+ * packets of flows refused state); Not-ConEx and X-only traffic declares
+ * nothing, so congestion it causes puts the aggregate in shortfall.
+ * Losses come from a sketch: sketch_buckets cells keyed by SipHash of the
+ * 5-tuple, each holding one flow's sequence state and a tag of its owner;
+ * a different owner resets the cell, so collisions lose detection but
+ * never invent loss. Unlike a flow, the aggregate cannot declare its way
+ * back, so each byte its sanction drops writes one byte of its debt off:
+ * undeclared congestion is converted into equal loss, which is what a
+ * drop-tail queue would have imposed on a legacy sender, so not marking
+ * gains nothing, and legacy traffic is not starved for ever.
+ *
+ * Whitewashing and exhaustion. A flow owing anything (credit or re-echo
+ * balance below zero) is pinned: the flow table's policy never evicts it.
+ * When a flow ends (FIN/RST) its debt moves to a per-source record, and
+ * the source's next new flow starts with that debt against its credit, so
+ * a restart under a new 5-tuple pays first. A source record with debt is
+ * pinned too. A new flow needs a source record; if the source table is
+ * full of debtors, or the flow table full of pinned flows, the packet is
+ * audited in the aggregate instead (counted), so exhausting state moves
+ * a cheat into the aggregate's audit, never out of audit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <conex/audit.h>
+#include <conex/flowtable.h>
+#include <conex/signal.h>
+
+#include "internal.h"
+
+/* Balances saturate far beyond any real congestion (4 PB), far below 2^63. */
+#define BAL_MAX ((int64_t)1 << 52)
+/* Sequence lengths beyond this are not believed: half the space is 2^31. */
+#define SEQ_LEN_MAX (1U << 30)
+
+struct bal {
+	int64_t credit;		/* sum(C) - observed */
+	int64_t reecho;		/* sum(L + E) - settled */
+	uint64_t epoch;		/* slot number (now_ns / slot_ns) last advanced to */
+	uint32_t slot[CX_AUDIT_RING_SLOTS];	/* observed, not yet settled */
+};
+
+/*
+ * Sequence state of one flow. tag != 0 says rcv_max is valid; in the
+ * sketch it also names the owner. Invariants: hole_bytes <= cap,
+ * self_dropped_bytes <= hole_bytes.
+ */
+struct seqtrack {
+	uint32_t rcv_max;
+	uint32_t hole_bytes;
+	uint32_t self_dropped_bytes;
+	uint32_t tag;
+};
+
+struct flow {
+	struct bal bal;
+	struct seqtrack seq;
+	uint32_t flags;		/* CX_AUDIT_F_* */
+	uint64_t dropped_bytes;
+};
+
+struct source {
+	uint64_t debt_bytes;
+};
+
+struct cx_audit {
+	struct cx_audit_cfg cfg;
+	struct cx_siphash_key sketch_key;
+	uint64_t slot_ns;
+	struct cx_flowtable *flows;
+	struct cx_flowtable *sources;
+	struct seqtrack *sketch;
+	struct bal agg;
+	uint32_t agg_flags;
+	uint64_t agg_dropped_bytes;
+	struct cx_audit_counters c;
+	struct cx_audit_result *res;	/* of the packet in progress */
+};
+
+void cx_audit_cfg_default(struct cx_audit_cfg *cfg)
+{
+	*cfg = (struct cx_audit_cfg){
+		.flow_capacity = CX_AUDIT_FLOWS_DEFAULT,
+		.source_capacity = CX_AUDIT_SOURCES_DEFAULT,
+		.sketch_buckets = CX_AUDIT_SKETCH_DEFAULT,
+		.evict_scan = 0,
+		.hole_cap_bytes = CX_AUDIT_HOLE_CAP_DEFAULT,
+		.sanction_scale_bytes = CX_AUDIT_SCALE_DEFAULT,
+		.slack_bytes = CX_AUDIT_SLACK_DEFAULT,
+		.reecho_allowance_ns = CX_AUDIT_ALLOWANCE_DEFAULT_NS,
+	};
+}
+
+int cx_audit_cfg_check(const struct cx_audit_cfg *cfg)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (cfg->flow_capacity < 1 ||
+	    cfg->flow_capacity > CX_FLOWTABLE_CAPACITY_MAX ||
+	    cfg->source_capacity < 1 ||
+	    cfg->source_capacity > CX_FLOWTABLE_CAPACITY_MAX)
+		return -EINVAL;
+	if (cfg->sketch_buckets < 1 || cfg->sketch_buckets > CX_AUDIT_SKETCH_MAX ||
+	    (cfg->sketch_buckets & (cfg->sketch_buckets - 1)))
+		return -EINVAL;
+	if (cfg->evict_scan > CX_FLOWTABLE_CAPACITY_MAX)
+		return -EINVAL;
+	if (cfg->hole_cap_bytes < 1 || cfg->hole_cap_bytes > CX_AUDIT_HOLE_CAP_MAX)
+		return -EINVAL;
+	if (cfg->sanction_scale_bytes < 1)
+		return -EINVAL;
+	if (cfg->slack_bytes > CX_AUDIT_SLACK_MAX)
+		return -EINVAL;
+	if (cfg->reecho_allowance_ns < CX_AUDIT_ALLOWANCE_MIN_NS ||
+	    cfg->reecho_allowance_ns > CX_AUDIT_ALLOWANCE_MAX_NS)
+		return -EINVAL;
+	return 0;
+}
+
+size_t cx_audit_mem_size(const struct cx_audit_cfg *cfg)
+{
+	size_t f, s;
+
+	if (cx_audit_cfg_check(cfg) < 0)
+		return 0;
+	f = cx_flowtable_mem_size(cfg->flow_capacity, sizeof(struct flow));
+	s = cx_flowtable_mem_size(cfg->source_capacity, sizeof(struct source));
+	if (!f || !s)
+		return 0;
+	return sizeof(struct cx_audit) + f + s +
+	       (size_t)cfg->sketch_buckets * sizeof(struct seqtrack);
+}
+
+size_t cx_audit_mem_per_flow(const struct cx_audit_cfg *cfg)
+{
+	size_t f;
+
+	if (cx_audit_cfg_check(cfg) < 0)
+		return 0;
+	f = cx_flowtable_mem_size(cfg->flow_capacity, sizeof(struct flow));
+	return (f + cfg->flow_capacity - 1) / cfg->flow_capacity;
+}
+
+static uint64_t bal_debt(const struct bal *b)
+{
+	int64_t worst = CX_MIN(b->credit, b->reecho);
+
+	return worst < 0 ? (uint64_t)-worst : 0;
+}
+
+static bool flow_can_evict(const struct cx_flow_key *k, const void *value,
+			   void *arg)
+{
+	const struct flow *f = value;
+
+	(void)k;
+	(void)arg;
+	return !(f->flags & CX_AUDIT_F_SANCTION) && !bal_debt(&f->bal);
+}
+
+/* Pinning made sure the victim owes nothing: only the event is left. */
+static void flow_on_evict(const struct cx_flow_key *k, void *value, void *arg)
+{
+	struct cx_audit *a = arg;
+
+	(void)k;
+	(void)value;
+	a->c.flows_evicted++;
+	a->res->events |= CX_AUDIT_E_FLOW_EVICTED;
+}
+
+static bool source_can_evict(const struct cx_flow_key *k, const void *value,
+			     void *arg)
+{
+	(void)k;
+	(void)arg;
+	return !((const struct source *)value)->debt_bytes;
+}
+
+struct cx_audit *cx_audit_new(const struct cx_audit_cfg *cfg,
+			      const struct cx_siphash_key *key)
+{
+	struct cx_flowtable_policy fpol = {
+		.can_evict = flow_can_evict,
+		.on_evict = flow_on_evict,
+	};
+	struct cx_flowtable_policy spol = {
+		.can_evict = source_can_evict,
+	};
+	struct cx_audit *a;
+	int err = EINVAL;
+
+	if (!key || cx_audit_cfg_check(cfg) < 0)
+		goto err;
+	err = ENOMEM;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto err;
+	a->cfg = *cfg;
+	/* Settled at an age between allowance and 8/7 of it (see bal_advance). */
+	a->slot_ns = (cfg->reecho_allowance_ns + CX_AUDIT_RING_SLOTS - 2) /
+		     (CX_AUDIT_RING_SLOTS - 1);
+	/* An independent key, so sketch cells and table buckets are unrelated. */
+	a->sketch_key.k0 = key->k0 ^ 0x736b657463686b30ULL;
+	a->sketch_key.k1 = key->k1 ^ 0x6175646974736b31ULL;
+	a->flows = cx_flowtable_new(cfg->flow_capacity, sizeof(struct flow), key);
+	if (!a->flows)
+		goto err_free_audit;
+	a->sources = cx_flowtable_new(cfg->source_capacity,
+				      sizeof(struct source), key);
+	if (!a->sources)
+		goto err_free_flows;
+	a->sketch = calloc(cfg->sketch_buckets, sizeof(*a->sketch));
+	if (!a->sketch)
+		goto err_free_sources;
+	fpol.arg = a;
+	fpol.max_scan = cfg->evict_scan;
+	cx_flowtable_set_policy(a->flows, &fpol);
+	cx_flowtable_set_policy(a->sources, &spol);
+	return a;
+
+err_free_sources:
+	cx_flowtable_free(a->sources);
+err_free_flows:
+	cx_flowtable_free(a->flows);
+err_free_audit:
+	free(a);
+err:
+	errno = err;
+	return NULL;
+}
+
+void cx_audit_free(struct cx_audit *a)
+{
+	if (!a)
+		return;
+	free(a->sketch);
+	cx_flowtable_free(a->sources);
+	cx_flowtable_free(a->flows);
+	free(a);
+}
+
+static int64_t bal_add(int64_t v, uint64_t bytes)
+{
+	if (bytes > (uint64_t)(BAL_MAX - v))
+		return BAL_MAX;
+	return v + (int64_t)bytes;
+}
+
+static int64_t bal_sub(int64_t v, uint64_t bytes)
+{
+	if (bytes > (uint64_t)(v + BAL_MAX))
+		return -BAL_MAX;
+	return v - (int64_t)bytes;
+}
+
+static uint64_t sat_add(uint64_t v, uint64_t bytes)
+{
+	return bytes > UINT64_MAX - v ? UINT64_MAX : v + bytes;
+}
+
+static void bal_init(struct bal *b, uint64_t epoch)
+{
+	memset(b, 0, sizeof(*b));
+	b->epoch = epoch;
+}
+
+/*
+ * Settle the slots that fell out of the window. Bytes observed in slot k
+ * settle when the epoch reaches k + RING_SLOTS: at an age of at least
+ * (RING_SLOTS - 1) * slot_ns >= allowance, at most RING_SLOTS * slot_ns.
+ * A clock that goes backwards settles nothing.
+ */
+static void bal_advance(struct bal *b, uint64_t epoch)
+{
+	uint64_t n, i;
+
+	if (epoch <= b->epoch)
+		return;
+	n = CX_MIN(epoch - b->epoch, (uint64_t)CX_AUDIT_RING_SLOTS);
+	for (i = 1; i <= n; i++) {
+		uint32_t *s = &b->slot[(b->epoch + i) % CX_AUDIT_RING_SLOTS];
+
+		b->reecho = bal_sub(b->reecho, *s);
+		*s = 0;
+	}
+	b->epoch = epoch;
+}
+
+static void bal_observe(struct bal *b, uint64_t bytes)
+{
+	uint32_t *s = &b->slot[b->epoch % CX_AUDIT_RING_SLOTS];
+	uint64_t room = UINT32_MAX - *s;
+
+	b->credit = bal_sub(b->credit, bytes);
+	/* A slot that would overflow settles its excess at once (early,
+	 * so against the sender, but only past 4 GB in one slot). */
+	if (bytes > room) {
+		b->reecho = bal_sub(b->reecho, bytes - room);
+		bytes = room;
+	}
+	*s += (uint32_t)bytes;
+}
+
+static void bal_declare(struct bal *b, uint8_t sig, uint32_t ip_bytes)
+{
+	if (sig & CX_SIG_C)
+		b->credit = bal_add(b->credit, ip_bytes);
+	if (sig & CX_SIG_L)
+		b->reecho = bal_add(b->reecho, ip_bytes);
+	if (sig & CX_SIG_E)
+		b->reecho = bal_add(b->reecho, ip_bytes);
+}
+
+/* Aggregate only: a dropped byte writes off a byte of each deficit. */
+static void bal_repay(struct bal *b, uint32_t bytes)
+{
+	if (b->credit < 0)
+		b->credit = CX_MIN(bal_add(b->credit, bytes), (int64_t)0);
+	if (b->reecho < 0)
+		b->reecho = CX_MIN(bal_add(b->reecho, bytes), (int64_t)0);
+}
+
+static uint64_t bal_pending(const struct bal *b)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < CX_AUDIT_RING_SLOTS; i++)
+		sum += b->slot[i];
+	return sum;
+}
+
+static uint64_t shortfall(const struct cx_audit *a, const struct bal *b)
+{
+	uint64_t debt = bal_debt(b);
+
+	return debt > a->cfg.slack_bytes ? debt - a->cfg.slack_bytes : 0;
+}
+
+/*
+ * Drop with probability min(1, shortfall / scale): rnd is uniform over
+ * 2^32 values, and shortfall < scale < 2^32 keeps shortfall << 32 in range.
+ */
+static bool sanction_hit(uint64_t shortfall_bytes, uint32_t scale_bytes,
+			 uint32_t rnd)
+{
+	if (!shortfall_bytes)
+		return false;
+	if (shortfall_bytes >= scale_bytes)
+		return true;
+	return rnd < (shortfall_bytes << 32) / scale_bytes;
+}
+
+static bool seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(b - a) < 0;
+}
+
+/* Sequence space a packet occupies: payload, plus one each for SYN and FIN. */
+static uint32_t seq_len(const struct cx_audit_pkt *p)
+{
+	if (!(p->flags & CX_AUDIT_P_TCP) || p->payload_bytes > SEQ_LEN_MAX)
+		return 0;
+	return p->payload_bytes + !!(p->flags & CX_AUDIT_P_SYN) +
+	       !!(p->flags & CX_AUDIT_P_FIN);
+}
+
+static void hole_add(struct cx_audit *a, struct seqtrack *s, uint32_t bytes)
+{
+	uint32_t cap = a->cfg.hole_cap_bytes;
+
+	if (bytes > cap - s->hole_bytes) {
+		s->hole_bytes = cap;
+		a->c.holes_capped++;
+		a->res->events |= CX_AUDIT_E_HOLE_CAPPED;
+		return;
+	}
+	s->hole_bytes += bytes;
+}
+
+/*
+ * A packet that passes. Returns the loss bytes it reveals: the part of it
+ * below rcv_max fills outstanding holes, except what the audit itself
+ * dropped (RFC 9293 §3.4 sequence arithmetic, modulo 2^32). A new tag
+ * (first packet, or a new owner of a sketch cell) starts afresh.
+ */
+static uint32_t seq_pass(struct cx_audit *a, struct seqtrack *s, uint32_t tag,
+			 const struct cx_audit_pkt *p)
+{
+	uint32_t len = seq_len(p), end = p->seq + len, fill, f, d;
+
+	if (!len)
+		return 0;
+	if (s->tag != tag) {
+		*s = (struct seqtrack){ .rcv_max = end, .tag = tag };
+		return 0;
+	}
+	if (seq_after(end, s->rcv_max)) {
+		if (seq_after(p->seq, s->rcv_max)) {
+			hole_add(a, s, p->seq - s->rcv_max);
+			fill = 0;
+		} else {
+			fill = s->rcv_max - p->seq;
+		}
+		s->rcv_max = end;
+	} else {
+		fill = len;
+	}
+	f = CX_MIN(fill, s->hole_bytes);
+	d = CX_MIN(f, s->self_dropped_bytes);
+	s->hole_bytes -= f;
+	s->self_dropped_bytes -= d;
+	a->c.self_drop_refills += d;
+	return f - d;
+}
+
+/*
+ * A packet the audit drops: what it would have added above rcv_max is a
+ * hole now, and its own bytes are marked self-dropped, so their refill is
+ * not loss. A dropped refill changes nothing: that hole stays outstanding.
+ */
+static void seq_drop(struct cx_audit *a, struct seqtrack *s, uint32_t tag,
+		     const struct cx_audit_pkt *p)
+{
+	uint32_t len = seq_len(p), end = p->seq + len, own;
+
+	if (!len || s->tag != tag || !seq_after(end, s->rcv_max))
+		return;
+	if (seq_after(p->seq, s->rcv_max)) {
+		hole_add(a, s, p->seq - s->rcv_max);
+		own = len;
+	} else {
+		own = end - s->rcv_max;
+	}
+	hole_add(a, s, own);
+	s->self_dropped_bytes = CX_MIN(s->self_dropped_bytes + own,
+				       s->hole_bytes);
+	s->rcv_max = end;
+}
+
+/* Returns the RFC 7713 §2.1 class after the anomaly checks. */
+static enum cx_sig_class classify(struct cx_audit *a,
+				  const struct cx_audit_pkt *p)
+{
+	bool ignored = false;
+
+	if (p->flags & CX_AUDIT_P_MCAST_CDO) {
+		a->c.mcast_cdo++;
+		ignored = true;
+	}
+	if (p->flags & CX_AUDIT_P_FRAG) {
+		a->c.non_first_frag++;
+		ignored = true;
+	}
+	if (p->flags & CX_AUDIT_P_RF_NONATOMIC) {
+		a->c.rf_non_atomic++;
+		ignored = true;
+	}
+	if (ignored) {
+		a->res->events |= CX_AUDIT_E_ANOMALY;
+		return CX_NOT_CONEX;
+	}
+	if (!(p->flags & CX_AUDIT_P_CONEX))
+		return CX_NOT_CONEX;
+	if (p->sig & CX_SIG_RES) {
+		a->c.reserved_set++;
+		a->res->events |= CX_AUDIT_E_ANOMALY;
+	}
+	if (!(p->sig & CX_SIG_X) && (p->sig & CX_SIG_LEC)) {
+		a->c.x0_with_flags++;
+		a->res->events |= CX_AUDIT_E_ANOMALY;
+	}
+	return cx_sig_classify(p->sig);
+}
+
+static void count_class(struct cx_audit *a, const struct cx_audit_pkt *p,
+			enum cx_sig_class cls)
+{
+	switch (cls) {
+	case CX_CONEX_MARKED:
+		a->c.conex_marked++;
+		if (p->sig & CX_SIG_L)
+			a->c.l_bytes += p->ip_bytes;
+		if (p->sig & CX_SIG_E)
+			a->c.e_bytes += p->ip_bytes;
+		if (p->sig & CX_SIG_C)
+			a->c.c_bytes += p->ip_bytes;
+		if (p->flags & CX_AUDIT_P_CE)
+			a->c.ce_marked++;
+		break;
+	case CX_CONEX_NOT_MARKED:
+		a->c.conex_not_marked++;
+		break;
+	default:
+		a->c.not_conex++;
+		break;
+	}
+	if (p->flags & CX_AUDIT_P_CE) {
+		a->c.ce_packets++;
+		a->c.ce_bytes += p->ip_bytes;
+	}
+}
+
+/* Source records share the flow table's code: a key with only an address. */
+static void source_key(struct cx_flow_key *k, const uint8_t src[16],
+		       uint8_t family)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, src, sizeof(k->saddr));
+	k->family = family;
+}
+
+/*
+ * A new flow needs its source's record first (to inherit debt now, and
+ * to hold debt later). NULL: no state, audit in the aggregate.
+ */
+static struct flow *flow_create(struct cx_audit *a,
+				const struct cx_audit_pkt *p)
+{
+	struct cx_flow_key sk;
+	struct source *src;
+	struct flow *f;
+	void *v;
+	int sret, ret;
+
+	source_key(&sk, p->src, p->key.family);
+	sret = cx_flowtable_insert(a->sources, &sk, &v);
+	if (sret == -ENOSPC) {
+		a->c.source_full++;
+		a->res->events |= CX_AUDIT_E_SOURCE_FULL;
+		return NULL;
+	}
+	src = v;
+	ret = cx_flowtable_insert(a->flows, &p->key, &v);
+	if (ret == -ENOSPC) {
+		a->c.table_full++;
+		a->res->events |= CX_AUDIT_E_TABLE_FULL;
+		/* A record made just now holds nothing: give it back. */
+		if (sret == 0)
+			cx_flowtable_delete(a->sources, &sk);
+		return NULL;
+	}
+	f = v;
+	if (ret == -EEXIST)
+		return f;
+	bal_init(&f->bal, p->now_ns / a->slot_ns);
+	a->c.flows_created++;
+	a->res->events |= CX_AUDIT_E_FLOW_NEW;
+	if (src->debt_bytes) {
+		f->bal.credit = bal_sub(0, src->debt_bytes);
+		a->c.debt_inherited++;
+		a->c.debt_inherited_bytes += src->debt_bytes;
+		a->res->events |= CX_AUDIT_E_DEBT_INHERITED;
+		src->debt_bytes = 0;
+	}
+	return f;
+}
+
+static void flow_sanction_state(struct cx_audit *a, struct flow *f,
+				uint64_t short_bytes)
+{
+	if (short_bytes && !(f->flags & CX_AUDIT_F_SANCTION)) {
+		f->flags |= CX_AUDIT_F_SANCTION;
+		a->c.sanction_starts++;
+		a->res->events |= CX_AUDIT_E_SANCTION_START;
+	} else if (!short_bytes && (f->flags & CX_AUDIT_F_SANCTION)) {
+		f->flags &= ~(uint32_t)CX_AUDIT_F_SANCTION;
+		a->c.sanction_ends++;
+		a->res->events |= CX_AUDIT_E_SANCTION_END;
+	}
+}
+
+static void agg_sanction_state(struct cx_audit *a, uint64_t short_bytes)
+{
+	if (short_bytes && !(a->agg_flags & CX_AUDIT_F_SANCTION)) {
+		a->agg_flags |= CX_AUDIT_F_SANCTION;
+		a->c.agg_sanction_starts++;
+		a->res->events |= CX_AUDIT_E_AGG_SANCTION_START;
+	} else if (!short_bytes && (a->agg_flags & CX_AUDIT_F_SANCTION)) {
+		a->agg_flags &= ~(uint32_t)CX_AUDIT_F_SANCTION;
+		a->c.agg_sanction_ends++;
+		a->res->events |= CX_AUDIT_E_AGG_SANCTION_END;
+	}
+}
+
+/*
+ * The verdict is taken on the balances including this packet's
+ * declarations and CE; the loss its sequence reveals counts from the next
+ * packet on (it only becomes known once the packet is let through).
+ */
+static int flow_audit(struct cx_audit *a, struct flow *f,
+		      const struct cx_audit_pkt *p, enum cx_sig_class cls)
+{
+	uint64_t short_bytes;
+	uint32_t loss;
+
+	a->c.flow_packets++;
+	bal_advance(&f->bal, p->now_ns / a->slot_ns);
+	if (cls == CX_CONEX_MARKED)
+		bal_declare(&f->bal, p->sig, p->ip_bytes);
+	if (p->flags & CX_AUDIT_P_CE)
+		bal_observe(&f->bal, p->ip_bytes);
+	short_bytes = shortfall(a, &f->bal);
+	if (cls != CX_CONEX_MARKED &&
+	    sanction_hit(short_bytes, a->cfg.sanction_scale_bytes, p->rand)) {
+		seq_drop(a, &f->seq, 1, p);
+		f->dropped_bytes += p->ip_bytes;
+		a->c.flow_drops++;
+		flow_sanction_state(a, f, short_bytes);
+		a->res->reason = CX_AUDIT_R_FLOW_SANCTION;
+		a->res->shortfall_bytes = short_bytes;
+		return CX_AUDIT_DROP;
+	}
+	loss = seq_pass(a, &f->seq, 1, p);
+	if (loss) {
+		bal_observe(&f->bal, loss);
+		a->c.flow_loss_bytes += loss;
+	}
+	short_bytes = shortfall(a, &f->bal);
+	flow_sanction_state(a, f, short_bytes);
+	a->res->reason = CX_AUDIT_R_FLOW;
+	a->res->shortfall_bytes = short_bytes;
+	return CX_AUDIT_PASS;
+}
+
+static struct seqtrack *sketch_cell(const struct cx_audit *a,
+				    const struct cx_flow_key *k, uint32_t *tag)
+{
+	uint64_t h = cx_flow_key_hash(k, &a->sketch_key);
+
+	*tag = (uint32_t)(h >> 32) | 1;
+	return &a->sketch[h & (a->cfg.sketch_buckets - 1)];
+}
+
+static int agg_audit(struct cx_audit *a, const struct cx_audit_pkt *p,
+		     enum cx_sig_class cls)
+{
+	struct seqtrack *cell = NULL;
+	uint64_t short_bytes;
+	uint32_t tag = 0, loss;
+
+	a->c.agg_packets++;
+	if (seq_len(p))
+		cell = sketch_cell(a, &p->key, &tag);
+	bal_advance(&a->agg, p->now_ns / a->slot_ns);
+	if (cls == CX_CONEX_MARKED)
+		bal_declare(&a->agg, p->sig, p->ip_bytes);
+	if (p->flags & CX_AUDIT_P_CE)
+		bal_observe(&a->agg, p->ip_bytes);
+	short_bytes = shortfall(a, &a->agg);
+	if (cls != CX_CONEX_MARKED &&
+	    sanction_hit(short_bytes, a->cfg.sanction_scale_bytes, p->rand)) {
+		if (cell)
+			seq_drop(a, cell, tag, p);
+		bal_repay(&a->agg, p->ip_bytes);
+		a->agg_dropped_bytes += p->ip_bytes;
+		a->c.agg_drops++;
+		agg_sanction_state(a, shortfall(a, &a->agg));
+		a->res->reason = CX_AUDIT_R_AGG_SANCTION;
+		a->res->shortfall_bytes = short_bytes;
+		return CX_AUDIT_DROP;
+	}
+	if (cell) {
+		loss = seq_pass(a, cell, tag, p);
+		if (loss) {
+			bal_observe(&a->agg, loss);
+			a->c.agg_loss_bytes += loss;
+		}
+	}
+	short_bytes = shortfall(a, &a->agg);
+	agg_sanction_state(a, short_bytes);
+	a->res->reason = CX_AUDIT_R_AGG;
+	a->res->shortfall_bytes = short_bytes;
+	return CX_AUDIT_PASS;
+}
+
+/*
+ * FIN or RST let through: release the state, its debt to the source. If
+ * no source record can hold the debt, the flow stays, pinned, and a
+ * later FIN/RST tries again.
+ */
+static void flow_end(struct cx_audit *a, struct flow *f,
+		     const struct cx_audit_pkt *p)
+{
+	uint64_t debt = bal_debt(&f->bal);
+	struct cx_flow_key sk;
+	struct source *src;
+	void *v;
+
+	if (debt) {
+		source_key(&sk, p->src, p->key.family);
+		if (cx_flowtable_insert(a->sources, &sk, &v) == -ENOSPC) {
+			if (!(f->flags & CX_AUDIT_F_ENDED)) {
+				f->flags |= CX_AUDIT_F_ENDED;
+				a->c.end_pinned++;
+			}
+			a->res->events |= CX_AUDIT_E_END_PINNED;
+			return;
+		}
+		src = v;
+		src->debt_bytes = sat_add(src->debt_bytes, debt);
+		a->c.debt_to_source++;
+		a->c.debt_to_source_bytes += debt;
+		a->res->events |= CX_AUDIT_E_DEBT_TO_SOURCE;
+	}
+	cx_flowtable_delete(a->flows, &p->key);
+	a->c.flows_ended++;
+	a->res->events |= CX_AUDIT_E_FLOW_END;
+}
+
+int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
+		    struct cx_audit_result *res)
+{
+	enum cx_sig_class cls;
+	struct flow *f = NULL;
+	void *v;
+	int verdict;
+
+	if (!a || !p || !res)
+		return -EINVAL;
+	memset(res, 0, sizeof(*res));
+	a->res = res;
+	a->c.packets++;
+	a->c.bytes += p->ip_bytes;
+	cls = classify(a, p);
+	count_class(a, p, cls);
+
+	if (cx_flowtable_lookup(a->flows, &p->key, &v) == 0)
+		f = v;
+	else if (cls == CX_CONEX_MARKED)
+		f = flow_create(a, p);
+
+	if (f && cls != CX_NOT_CONEX) {
+		verdict = flow_audit(a, f, p, cls);
+	} else {
+		if (f)
+			a->c.not_conex_in_flow++;
+		verdict = agg_audit(a, p, cls);
+	}
+
+	if (verdict == CX_AUDIT_PASS && f &&
+	    (p->flags & (CX_AUDIT_P_FIN | CX_AUDIT_P_RST)))
+		flow_end(a, f, p);
+
+	if (verdict == CX_AUDIT_DROP) {
+		a->c.dropped++;
+		a->c.dropped_bytes += p->ip_bytes;
+	} else {
+		a->c.passed++;
+	}
+	a->res = NULL;
+	return verdict;
+}
+
+void cx_audit_counters(const struct cx_audit *a, struct cx_audit_counters *out)
+{
+	struct cx_flowtable_stats st;
+
+	*out = a->c;
+	cx_flowtable_stats(a->flows, &st);
+	out->flows_live = st.live;
+	cx_flowtable_stats(a->sources, &st);
+	out->sources_live = st.live;
+}
+
+static void info_fill(const struct cx_audit *a, struct cx_audit_flow_info *out,
+		      const struct bal *b)
+{
+	out->credit_bal_bytes = b->credit;
+	out->reecho_bal_bytes = b->reecho;
+	out->pending_bytes = bal_pending(b);
+	out->debt_bytes = bal_debt(b);
+	out->shortfall_bytes = shortfall(a, b);
+}
+
+void cx_audit_agg_info(const struct cx_audit *a,
+		       struct cx_audit_flow_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	info_fill(a, out, &a->agg);
+	out->dropped_bytes = a->agg_dropped_bytes;
+	out->flags = a->agg_flags;
+}
+
+static void flow_info(const struct cx_audit *a, const struct cx_flow_key *k,
+		      const struct flow *f, struct cx_audit_flow_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->key = *k;
+	info_fill(a, out, &f->bal);
+	out->dropped_bytes = f->dropped_bytes;
+	out->hole_bytes = f->seq.hole_bytes;
+	out->flags = f->flags | (f->seq.tag ? CX_AUDIT_F_SEQ : 0);
+}
+
+int cx_audit_flow_get(struct cx_audit *a, const struct cx_flow_key *k,
+		      struct cx_audit_flow_info *out)
+{
+	void *v;
+
+	if (cx_flowtable_lookup(a->flows, k, &v) < 0)
+		return -ENOENT;
+	flow_info(a, k, v, out);
+	return 0;
+}
+
+int cx_audit_flow_next(struct cx_audit *a, uint32_t *cursor,
+		       struct cx_audit_flow_info *out)
+{
+	const struct cx_flow_key *k;
+	void *v;
+
+	if (cx_flowtable_next(a->flows, cursor, &k, &v) < 0)
+		return -ENOENT;
+	flow_info(a, k, v, out);
+	return 0;
+}
+
+int cx_audit_source_debt(struct cx_audit *a, const uint8_t src[16],
+			 uint8_t family, uint64_t *debt_bytes)
+{
+	struct cx_flow_key sk;
+	void *v;
+
+	source_key(&sk, src, family);
+	if (cx_flowtable_lookup(a->sources, &sk, &v) < 0)
+		return -ENOENT;
+	*debt_bytes = ((const struct source *)v)->debt_bytes;
+	return 0;
+}

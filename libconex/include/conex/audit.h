@@ -1,0 +1,275 @@
+/*
+ * ConEx audit (RFC 7713 §3.2, §5.5; CONEX.md §4): the receiver-side
+ * decision whether a flow declares at least the congestion it is seen to
+ * cause. Pure: the caller parses each packet (cx_cdo_find, cx_ipv4id_decode,
+ * cx_tcp_decode), fills a struct cx_audit_pkt and acts on the verdict; time
+ * and randomness come in with the packet, so equal inputs give equal
+ * verdicts.
+ *
+ * Per flow (created only by a ConEx-Marked packet, RFC 7713 §5.5), in
+ * bytes, counting each packet's ip_bytes (CONEX.md §2, §3):
+ *
+ *   credit_bal  = sum(C) - observed            checked at once
+ *   reecho_bal  = sum(L) + sum(E) - settled    checked with an allowance
+ *   observed    = CE bytes + loss bytes (sequence holes later filled)
+ *   settled     = observed congestion older than reecho_allowance_ns
+ *   shortfall   = max(-credit_bal, -reecho_bal) - slack_bytes, if > 0
+ *
+ * While shortfall > 0 the flow is under sanction: each of its packets that
+ * is not ConEx-Marked is dropped with probability
+ * min(1, shortfall / sanction_scale_bytes). Everything without flow state
+ * is one aggregate audited the same way, with losses found by a hashed
+ * sketch of sequence high-water marks. Debt survives the flow: it moves to
+ * a per-source record when the flow ends and the source's next flow
+ * inherits it.
+ *
+ * Memory is taken once by cx_audit_new(); the per-packet path allocates
+ * nothing and is O(1): at most three hash lookups, and loops bounded by
+ * CX_AUDIT_RING_SLOTS and the flow table's eviction scan.
+ */
+#ifndef CONEX_AUDIT_H
+#define CONEX_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <conex/flow.h>
+#include <conex/siphash.h>
+
+/* Time slots of observed congestion awaiting re-echo, per flow. */
+#define CX_AUDIT_RING_SLOTS		8
+
+/*
+ * Defaults, all set by cx_audit_cfg_default().
+ *
+ * reecho_allowance_ns: re-echo lags the congestion it reports by about one
+ * RTT (RFC 7713 §5.5). On the testbed a 64 KiB queue at 100 Mbit/s adds
+ * about 5 ms, so 20 ms covers a few RTTs plus the marker's one-packet
+ * deferral; congestion is settled between 1x and 8/7x this age.
+ *
+ * slack_bytes: four full-size packets, the rounding between the marker's
+ * payload-byte gauges and the audit's ip_bytes, and a stray reordering
+ * mistaken for a loss.
+ *
+ * sanction_scale_bytes: shortfall at which every unmarked packet is
+ * dropped; one 64 KiB window, so a flow that keeps under-declaring for
+ * about a window's worth of congestion loses everything it sends.
+ *
+ * hole_cap_bytes: outstanding sequence holes per flow (and per sketch
+ * bucket) are capped at 16 windows of 64 KiB, so a forged sequence jump
+ * cannot manufacture more than that in apparent loss.
+ */
+#define CX_AUDIT_FLOWS_DEFAULT		65536
+#define CX_AUDIT_SOURCES_DEFAULT	4096
+#define CX_AUDIT_SKETCH_DEFAULT		4096
+#define CX_AUDIT_SLACK_DEFAULT		(4 * 1500)
+#define CX_AUDIT_ALLOWANCE_DEFAULT_NS	(20ULL * 1000 * 1000)
+#define CX_AUDIT_SCALE_DEFAULT		(64 * 1024)
+#define CX_AUDIT_HOLE_CAP_DEFAULT	(16 * 64 * 1024)
+
+/* Validation bounds (cx_audit_cfg_check). */
+#define CX_AUDIT_SKETCH_MAX		(1U << 20)
+#define CX_AUDIT_SLACK_MAX		(1ULL << 32)
+#define CX_AUDIT_ALLOWANCE_MIN_NS	(CX_AUDIT_RING_SLOTS - 1)
+#define CX_AUDIT_ALLOWANCE_MAX_NS	(60ULL * 1000 * 1000 * 1000)
+#define CX_AUDIT_SCALE_MAX		UINT32_MAX
+#define CX_AUDIT_HOLE_CAP_MAX		(1U << 30)
+
+struct cx_audit_cfg {
+	uint32_t flow_capacity;		/* per-flow records */
+	uint32_t source_capacity;	/* per-source debt records */
+	uint32_t sketch_buckets;	/* aggregate loss sketch, a power of two */
+	uint32_t evict_scan;		/* flow-table CLOCK scan; 0: table default */
+	uint32_t hole_cap_bytes;
+	uint32_t sanction_scale_bytes;
+	uint64_t slack_bytes;
+	uint64_t reecho_allowance_ns;
+};
+
+/* What the caller found in the packet (struct cx_audit_pkt.flags). */
+enum {
+	CX_AUDIT_P_CONEX = 1U << 0,	/* a ConEx encoding: CDO, or RF=1 on atomic IPv4 */
+	CX_AUDIT_P_MCAST_CDO = 1U << 1,	/* CDO to a multicast destination */
+	CX_AUDIT_P_FRAG = 1U << 2,	/* non-first fragment */
+	CX_AUDIT_P_RF_NONATOMIC = 1U << 3,	/* IPv4 RF=1 but DF=0, MF=1 or offset != 0 */
+	CX_AUDIT_P_CE = 1U << 4,	/* ECN field CE */
+	CX_AUDIT_P_TCP = 1U << 5,	/* seq and payload_bytes are valid */
+	CX_AUDIT_P_SYN = 1U << 6,
+	CX_AUDIT_P_FIN = 1U << 7,
+	CX_AUDIT_P_RST = 1U << 8,
+};
+
+struct cx_audit_pkt {
+	struct cx_flow_key key;
+	uint8_t src[16];	/* source for the per-source record, as key.saddr */
+	uint64_t now_ns;	/* monotonic */
+	uint32_t ip_bytes;	/* IPv6 40 + Payload Length, IPv4 Total Length; GSO: sum */
+	uint32_t seq;		/* TCP sequence number of the first payload byte */
+	uint32_t payload_bytes;	/* TCP payload, 0 for a pure ACK */
+	uint32_t rand;		/* uniform random value drawn by the caller */
+	uint16_t flags;		/* CX_AUDIT_P_* */
+	uint8_t sig;		/* CX_SIG_* as decoded, reserved bits included */
+};
+
+enum cx_audit_verdict {
+	CX_AUDIT_PASS = 0,
+	CX_AUDIT_DROP = 1,
+};
+
+/* Why: struct cx_audit_result.reason. */
+enum cx_audit_reason {
+	CX_AUDIT_R_FLOW = 0,		/* passed, audited in its flow */
+	CX_AUDIT_R_AGG,			/* passed, audited in the aggregate */
+	CX_AUDIT_R_FLOW_SANCTION,	/* dropped: flow under sanction */
+	CX_AUDIT_R_AGG_SANCTION,	/* dropped: aggregate under sanction */
+};
+
+/* What happened on this packet (struct cx_audit_result.events). */
+enum {
+	CX_AUDIT_E_FLOW_NEW = 1U << 0,
+	CX_AUDIT_E_FLOW_END = 1U << 1,		/* FIN/RST: state released */
+	CX_AUDIT_E_FLOW_EVICTED = 1U << 2,	/* another (clean) flow made room */
+	CX_AUDIT_E_SANCTION_START = 1U << 3,
+	CX_AUDIT_E_SANCTION_END = 1U << 4,
+	CX_AUDIT_E_AGG_SANCTION_START = 1U << 5,
+	CX_AUDIT_E_AGG_SANCTION_END = 1U << 6,
+	CX_AUDIT_E_DEBT_TO_SOURCE = 1U << 7,	/* ending flow's debt moved */
+	CX_AUDIT_E_DEBT_INHERITED = 1U << 8,	/* new flow took its source's debt */
+	CX_AUDIT_E_TABLE_FULL = 1U << 9,	/* no flow state: all pinned */
+	CX_AUDIT_E_SOURCE_FULL = 1U << 10,	/* no source record: all in debt */
+	CX_AUDIT_E_END_PINNED = 1U << 11,	/* ended in debt, kept: no source record */
+	CX_AUDIT_E_HOLE_CAPPED = 1U << 12,
+	CX_AUDIT_E_ANOMALY = 1U << 13,		/* one of the anomaly counters moved */
+};
+
+struct cx_audit_result {
+	uint32_t reason;	/* enum cx_audit_reason */
+	uint32_t events;	/* CX_AUDIT_E_* */
+	uint64_t shortfall_bytes;	/* of the flow or aggregate that judged it */
+};
+
+struct cx_audit_counters {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t passed;
+	uint64_t dropped;
+	uint64_t dropped_bytes;
+	uint64_t flow_drops;		/* dropped by a flow's sanction */
+	uint64_t agg_drops;		/* dropped by the aggregate's sanction */
+	/* Classification (RFC 7713 §2.1); the three sum to packets. */
+	uint64_t not_conex;
+	uint64_t conex_not_marked;
+	uint64_t conex_marked;
+	/* Declared bytes, once per flag set (RFC 7837 §4). */
+	uint64_t l_bytes;
+	uint64_t e_bytes;
+	uint64_t c_bytes;
+	/* Observed congestion. */
+	uint64_t ce_packets;
+	uint64_t ce_bytes;
+	uint64_t ce_marked;		/* CE and ConEx-Marked: both counted */
+	uint64_t flow_loss_bytes;
+	uint64_t agg_loss_bytes;
+	uint64_t self_drop_refills;	/* refill bytes not counted: the audit's own drops */
+	uint64_t holes_capped;
+	/* Anomalies, each also counted in not_conex or as classified. */
+	uint64_t x0_with_flags;		/* X=0 with L/E/C: flags ignored */
+	uint64_t reserved_set;		/* reserved bits ignored */
+	uint64_t mcast_cdo;
+	uint64_t non_first_frag;
+	uint64_t rf_non_atomic;
+	uint64_t not_conex_in_flow;	/* ignored by the flow, audited in the aggregate */
+	/* Packets audited where. */
+	uint64_t flow_packets;
+	uint64_t agg_packets;
+	/* Flow state. */
+	uint64_t flows_created;
+	uint64_t flows_ended;
+	uint64_t flows_evicted;
+	uint64_t flows_live;
+	uint64_t table_full;
+	uint64_t source_full;
+	uint64_t end_pinned;
+	uint64_t sanction_starts;
+	uint64_t sanction_ends;
+	uint64_t agg_sanction_starts;
+	uint64_t agg_sanction_ends;
+	uint64_t debt_to_source;	/* events */
+	uint64_t debt_to_source_bytes;
+	uint64_t debt_inherited;
+	uint64_t debt_inherited_bytes;
+	uint64_t sources_live;
+};
+
+enum {
+	CX_AUDIT_F_SEQ = 1U << 0,	/* rcv_max valid */
+	CX_AUDIT_F_SANCTION = 1U << 1,
+	CX_AUDIT_F_ENDED = 1U << 2,	/* FIN/RST seen, kept for its debt */
+};
+
+/* A flow's (or the aggregate's) audit state, for export and tests. */
+struct cx_audit_flow_info {
+	struct cx_flow_key key;		/* zero for the aggregate */
+	int64_t credit_bal_bytes;
+	int64_t reecho_bal_bytes;
+	uint64_t pending_bytes;		/* observed, not yet settled */
+	uint64_t shortfall_bytes;
+	uint64_t debt_bytes;		/* max(-credit_bal, -reecho_bal, 0) */
+	uint64_t dropped_bytes;
+	uint32_t hole_bytes;		/* flows only */
+	uint32_t flags;			/* CX_AUDIT_F_* */
+};
+
+struct cx_audit;
+
+void cx_audit_cfg_default(struct cx_audit_cfg *cfg);
+
+/* 0, or -EINVAL if any field is outside its documented range. */
+int cx_audit_cfg_check(const struct cx_audit_cfg *cfg);
+
+/*
+ * All memory at once. NULL with errno EINVAL (bad config or key) or
+ * ENOMEM. The siphash key (secret, from getrandom) spreads flows over the
+ * tables and the sketch so a sender cannot aim collisions.
+ */
+struct cx_audit *cx_audit_new(const struct cx_audit_cfg *cfg,
+			      const struct cx_siphash_key *key);
+void cx_audit_free(struct cx_audit *a);
+
+/*
+ * Bytes cx_audit_new() takes for cfg, and the share of one flow record
+ * (flow table bytes / flow_capacity, rounded up); 0 for a bad config.
+ */
+size_t cx_audit_mem_size(const struct cx_audit_cfg *cfg);
+size_t cx_audit_mem_per_flow(const struct cx_audit_cfg *cfg);
+
+/*
+ * Audit one packet. Returns CX_AUDIT_PASS or CX_AUDIT_DROP with *res
+ * filled, or -EINVAL (NULL argument).
+ */
+int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
+		    struct cx_audit_result *res);
+
+void cx_audit_counters(const struct cx_audit *a, struct cx_audit_counters *out);
+
+/* The aggregate's state. */
+void cx_audit_agg_info(const struct cx_audit *a,
+		       struct cx_audit_flow_info *out);
+
+/* 0 with *out filled, or -ENOENT. Marks the flow referenced, as a packet does. */
+int cx_audit_flow_get(struct cx_audit *a, const struct cx_flow_key *k,
+		      struct cx_audit_flow_info *out);
+
+/*
+ * Snapshot iteration over flows: *cursor = 0 to start; 0 with *out filled,
+ * or -ENOENT at the end. Call between packets, not during.
+ */
+int cx_audit_flow_next(struct cx_audit *a, uint32_t *cursor,
+		       struct cx_audit_flow_info *out);
+
+/* A source's debt: 0 with *debt_bytes set, or -ENOENT (no record). */
+int cx_audit_source_debt(struct cx_audit *a, const uint8_t src[16],
+			 uint8_t family, uint64_t *debt_bytes);
+
+#endif

@@ -1,0 +1,1018 @@
+/*
+ * ConEx audit (conex/audit.h): classification vectors, balance and
+ * sequence rules, state-table policy, and simulated TCP traces (honest
+ * and cheating senders, RFC 7786 rules) under a deterministic PRNG.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "cxtest.h"
+
+#include <conex/audit.h>
+#include <conex/signal.h>
+
+#define X	CX_SIG_X
+#define L	CX_SIG_L
+#define E	CX_SIG_E
+#define C	CX_SIG_C
+#define MS	(1000ULL * 1000)
+
+enum { PAYLOAD = 1448, HDR = 52, IPB = PAYLOAD + HDR };
+
+static const struct cx_siphash_key sk = { 0x0706050403020100ULL,
+					  0x0f0e0d0c0b0a0908ULL };
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* xorshift64*: deterministic, good enough for test traffic. */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+static uint32_t rng_pm(uint64_t *s)
+{
+	return (uint32_t)(rng_next(s) >> 32) % 1000;
+}
+
+static struct cx_flow_key key_of(uint32_t host, uint16_t sport)
+{
+	struct cx_flow_key k;
+
+	cx_flow_key_v4(&k, 0xc6120000 | host, 0xc6130001, sport, 80, 6);
+	return k;
+}
+
+static struct cx_audit *audit_with(uint32_t flows, uint32_t sources,
+				   uint32_t sketch)
+{
+	struct cx_audit_cfg cfg;
+	struct cx_audit *a;
+
+	cx_audit_cfg_default(&cfg);
+	cfg.flow_capacity = flows;
+	cfg.source_capacity = sources;
+	cfg.sketch_buckets = sketch;
+	a = cx_audit_new(&cfg, &sk);
+	assert_non_null(a);
+	return a;
+}
+
+static struct cx_audit *audit(void)
+{
+	return audit_with(64, 16, 64);
+}
+
+struct tx {
+	struct cx_audit_result res;
+	int verdict;
+};
+
+/* One TCP packet of ip_bytes carrying payload bytes from seq. */
+static struct tx send_ip(struct cx_audit *a, const struct cx_flow_key *k,
+			 uint8_t sig, uint16_t flags, uint32_t seq,
+			 uint32_t payload, uint32_t ip_bytes, uint64_t now_ns,
+			 uint32_t rnd)
+{
+	struct cx_audit_pkt p;
+	struct tx t;
+
+	memset(&p, 0, sizeof(p));
+	p.key = *k;
+	memcpy(p.src, k->saddr, sizeof(p.src));
+	p.now_ns = now_ns;
+	p.ip_bytes = ip_bytes;
+	p.seq = seq;
+	p.payload_bytes = payload;
+	p.rand = rnd;
+	p.flags = flags | CX_AUDIT_P_TCP;
+	p.sig = sig;
+	t.verdict = cx_audit_packet(a, &p, &t.res);
+	assert_true(t.verdict == CX_AUDIT_PASS || t.verdict == CX_AUDIT_DROP);
+	return t;
+}
+
+static struct tx send_pkt(struct cx_audit *a, const struct cx_flow_key *k,
+			  uint8_t sig, uint16_t flags, uint32_t seq,
+			  uint32_t payload, uint64_t now_ns, uint32_t rnd)
+{
+	return send_ip(a, k, sig, flags, seq, payload, payload + HDR, now_ns,
+		       rnd);
+}
+
+#define CX	CX_AUDIT_P_CONEX
+#define CE	CX_AUDIT_P_CE
+
+static struct cx_audit_counters counters(const struct cx_audit *a)
+{
+	struct cx_audit_counters c;
+
+	cx_audit_counters(a, &c);
+	return c;
+}
+
+static struct cx_audit_flow_info info(struct cx_audit *a,
+				      const struct cx_flow_key *k)
+{
+	struct cx_audit_flow_info fi;
+
+	assert_int_equal(cx_audit_flow_get(a, k, &fi), 0);
+	return fi;
+}
+
+static void test_cfg(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		size_t size;
+		uint64_t value;
+	} bad[] = {
+#define F(m, v) { #m "=" #v, offsetof(struct cx_audit_cfg, m), \
+		  sizeof(((struct cx_audit_cfg *)0)->m), v }
+		F(flow_capacity, 0),
+		F(flow_capacity, (1U << 24) + 1),
+		F(source_capacity, 0),
+		F(sketch_buckets, 0),
+		F(sketch_buckets, 3),
+		F(sketch_buckets, 1U << 21),
+		F(hole_cap_bytes, 0),
+		F(hole_cap_bytes, (1U << 30) + 1),
+		F(sanction_scale_bytes, 0),
+		F(slack_bytes, (1ULL << 32) + 1),
+		F(reecho_allowance_ns, 6),
+		F(reecho_allowance_ns, 61ULL * 1000 * MS),
+#undef F
+	};
+	struct cx_audit_cfg cfg, c2;
+	struct cx_audit *a;
+	size_t i;
+
+	(void)state;
+	cx_audit_cfg_default(&cfg);
+	assert_int_equal(cx_audit_cfg_check(&cfg), 0);
+	assert_int_equal(cfg.reecho_allowance_ns, 20 * MS);
+	assert_int_equal(cx_audit_cfg_check(NULL), -EINVAL);
+	for (i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		uint32_t v32 = (uint32_t)bad[i].value;
+
+		c2 = cfg;
+		if (bad[i].size == sizeof(uint32_t))
+			memcpy((uint8_t *)&c2 + bad[i].off, &v32, sizeof(v32));
+		else
+			memcpy((uint8_t *)&c2 + bad[i].off, &bad[i].value,
+			       sizeof(bad[i].value));
+		expect_ret(bad[i].name, cx_audit_cfg_check(&c2), -EINVAL);
+		assert_int_equal(cx_audit_mem_size(&c2), 0);
+		errno = 0;
+		assert_null(cx_audit_new(&c2, &sk));
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_null(cx_audit_new(&cfg, NULL));
+	/* One record is a flow-table entry: more than the 40-byte key, and
+	 * small enough for a million flows in a few hundred MB. */
+	assert_true(cx_audit_mem_per_flow(&cfg) > sizeof(struct cx_flow_key));
+	assert_true(cx_audit_mem_per_flow(&cfg) <= 256);
+	assert_true(cx_audit_mem_size(&cfg) >=
+		    cx_audit_mem_per_flow(&cfg) * cfg.flow_capacity / 2);
+	a = cx_audit_new(&cfg, &sk);
+	assert_non_null(a);
+	cx_audit_free(a);
+	cx_audit_free(NULL);
+}
+
+static void test_null_args(void **state)
+{
+	struct cx_audit *a = audit();
+	struct cx_audit_result res;
+	struct cx_audit_pkt p;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(cx_audit_packet(NULL, &p, &res), -EINVAL);
+	assert_int_equal(cx_audit_packet(a, NULL, &res), -EINVAL);
+	assert_int_equal(cx_audit_packet(a, &p, NULL), -EINVAL);
+	assert_int_equal(counters(a).packets, 0);
+	cx_audit_free(a);
+}
+
+#define CNT(m) offsetof(struct cx_audit_counters, m)
+#define NONE ((size_t)-1)
+
+static uint64_t cnt_at(const struct cx_audit_counters *c, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const uint8_t *)c + off, sizeof(v));
+	return v;
+}
+
+/* RFC 7713 §2.1 classes, CONEX.md §2/§3 anomalies: outcome and counter. */
+static void test_classify(void **state)
+{
+	static const struct {
+		const char *name;
+		uint16_t flags;
+		uint8_t sig;
+		size_t cls;		/* class counter that must be 1 */
+		size_t anomaly;		/* anomaly counter that must be 1 */
+		bool flow;		/* flow state created */
+	} v[] = {
+		{ "no encoding", 0, 0, CNT(not_conex), NONE, false },
+		{ "bits without encoding", 0, X | C, CNT(not_conex), NONE, false },
+		{ "X=0", CX, 0, CNT(not_conex), NONE, false },
+		{ "X=0 with L,C", CX, L | C, CNT(not_conex), CNT(x0_with_flags), false },
+		{ "X=0 with E", CX, E, CNT(not_conex), CNT(x0_with_flags), false },
+		{ "X only", CX, X, CNT(conex_not_marked), NONE, false },
+		{ "credit", CX, X | C, CNT(conex_marked), NONE, true },
+		{ "L E C", CX, X | L | E | C, CNT(conex_marked), NONE, true },
+		{ "reserved, C", CX, X | C | 0x05, CNT(conex_marked), CNT(reserved_set), true },
+		{ "reserved, X only", CX, X | 0x08, CNT(conex_not_marked), CNT(reserved_set), false },
+		{ "multicast CDO", CX | CX_AUDIT_P_MCAST_CDO, X | C, CNT(not_conex), CNT(mcast_cdo), false },
+		{ "non-first fragment", CX | CX_AUDIT_P_FRAG, X | C, CNT(not_conex), CNT(non_first_frag), false },
+		{ "RF non-atomic", CX | CX_AUDIT_P_RF_NONATOMIC, X | E, CNT(not_conex), CNT(rf_non_atomic), false },
+	};
+	static const size_t anomalies[] = {
+		CNT(x0_with_flags), CNT(reserved_set), CNT(mcast_cdo),
+		CNT(non_first_frag), CNT(rf_non_atomic),
+	};
+	struct cx_flow_key k = key_of(1, 1000);
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		struct cx_audit *a = audit();
+		struct cx_audit_counters c;
+		struct tx t;
+
+		t = send_pkt(a, &k, v[i].sig, v[i].flags, 1, PAYLOAD, MS, 0);
+		c = counters(a);
+		expect_ret(v[i].name, t.verdict, CX_AUDIT_PASS);
+		expect_ret(v[i].name, (int)cnt_at(&c, v[i].cls), 1);
+		expect_ret(v[i].name, (int)(c.not_conex + c.conex_not_marked +
+					    c.conex_marked), 1);
+		for (j = 0; j < CX_ARRAY_SIZE(anomalies); j++)
+			expect_ret(v[i].name, (int)cnt_at(&c, anomalies[j]),
+				   anomalies[j] == v[i].anomaly);
+		expect_ret(v[i].name, !!(t.res.events & CX_AUDIT_E_ANOMALY),
+			   v[i].anomaly != NONE);
+		expect_ret(v[i].name, (int)c.flows_created, v[i].flow);
+		expect_ret(v[i].name, (int)t.res.reason,
+			   v[i].flow ? CX_AUDIT_R_FLOW : CX_AUDIT_R_AGG);
+		/* Only ConEx-Marked packets declare. */
+		expect_ret(v[i].name, (int)(c.l_bytes + c.e_bytes + c.c_bytes),
+			   v[i].cls == CNT(conex_marked) ?
+			   IPB * __builtin_popcount(v[i].sig & CX_SIG_LEC) : 0);
+		cx_audit_free(a);
+	}
+}
+
+/* Once per flag; CE on a marked packet counted both ways, never netted. */
+static void test_counting(void **state)
+{
+	struct cx_flow_key k = key_of(1, 1000);
+	struct cx_audit *a = audit();
+	struct cx_audit_flow_info fi;
+	struct cx_audit_counters c;
+
+	(void)state;
+	send_pkt(a, &k, X | L | C, CX, 1, PAYLOAD, MS, 0);
+	send_pkt(a, &k, X | E | C, CX | CE, 1 + PAYLOAD, PAYLOAD, MS, 0);
+	c = counters(a);
+	assert_int_equal(c.l_bytes, IPB);
+	assert_int_equal(c.e_bytes, IPB);
+	assert_int_equal(c.c_bytes, 2 * IPB);
+	assert_int_equal(c.ce_bytes, IPB);
+	assert_int_equal(c.ce_marked, 1);
+	fi = info(a, &k);
+	/* credit: 2 C - 1 CE; re-echo: L + E, the CE still pending. */
+	assert_int_equal(fi.credit_bal_bytes, IPB);
+	assert_int_equal(fi.reecho_bal_bytes, 2 * IPB);
+	assert_int_equal(fi.pending_bytes, IPB);
+	cx_audit_free(a);
+}
+
+/* Not-ConEx packets of a ConEx flow: ignored by the flow, in the aggregate. */
+static void test_not_conex_in_flow(void **state)
+{
+	struct cx_flow_key k = key_of(1, 1000);
+	struct cx_audit *a = audit();
+	struct cx_audit_flow_info fi, agg;
+	struct tx t;
+
+	(void)state;
+	send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
+	t = send_pkt(a, &k, 0, CE, 1 + PAYLOAD, PAYLOAD, MS, 0);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
+	t = send_pkt(a, &k, L | E, CX | CE, 1 + 2 * PAYLOAD, PAYLOAD, MS, 0);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
+	fi = info(a, &k);
+	assert_int_equal(fi.credit_bal_bytes, IPB);
+	assert_int_equal(fi.pending_bytes, 0);
+	cx_audit_agg_info(a, &agg);
+	assert_int_equal(agg.credit_bal_bytes, -2 * IPB);
+	assert_int_equal(counters(a).not_conex_in_flow, 2);
+	/* A FIN with X=0 (no payload) still ends the flow. */
+	t = send_pkt(a, &k, 0, CX_AUDIT_P_FIN, 1 + 3 * PAYLOAD, 0, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+	assert_int_equal(cx_audit_flow_get(a, &k, &fi), -ENOENT);
+	cx_audit_free(a);
+}
+
+/* Re-echo may lag the CE by up to the allowance, not more. */
+static void test_reecho_allowance(void **state)
+{
+	struct cx_flow_key k = key_of(1, 1000);
+	struct cx_audit *a = audit();
+	uint32_t seq = 1, i;
+	struct tx t;
+
+	(void)state;
+	/* Plenty of credit, so only the re-echo check can bite. */
+	for (i = 0; i < 40; i++, seq += PAYLOAD)
+		send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
+	for (i = 0; i < 8; i++, seq += PAYLOAD)
+		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, MS, 0);
+	/* 19 ms later: still inside the allowance. */
+	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, 20 * MS, 0);
+	seq += PAYLOAD;
+	assert_int_equal(t.res.shortfall_bytes, 0);
+	assert_int_equal(info(a, &k).reecho_bal_bytes, 0);
+	/* Past 8/7 of the allowance: settled, 8 packets minus the slack. */
+	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, 25 * MS, 0);
+	seq += PAYLOAD;
+	assert_int_equal(info(a, &k).reecho_bal_bytes, -8 * IPB);
+	assert_int_equal(t.res.shortfall_bytes, 8 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
+	/* E declarations bring it back. */
+	for (i = 0; i < 4; i++, seq += PAYLOAD)
+		t = send_pkt(a, &k, X | E, CX, seq, PAYLOAD, 26 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_SANCTION_END);
+	assert_int_equal(t.res.shortfall_bytes, 0);
+	assert_int_equal(counters(a).sanction_ends, 1);
+	cx_audit_free(a);
+}
+
+/* Drop probability is shortfall / scale, compared as integers. */
+static void test_proportional(void **state)
+{
+	static const struct {
+		uint32_t ce_pkts;	/* undeclared CE packets of IPB bytes */
+		uint32_t lo, hi;	/* drops out of 4000 */
+	} v[] = {
+		{ 0, 0, 0 },
+		{ 4, 0, 0 },		/* within the slack */
+		{ 15, 900, 1110 },	/* (15 * 1500 - 52 - 6000) / 65536 = 0.25 */
+		{ 26, 1850, 2180 },	/* 0.50 */
+		{ 50, 4000, 4000 },	/* >= 1: every unmarked packet */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		struct cx_flow_key k = key_of(1, 1000);
+		struct cx_audit *a = audit();
+		uint64_t rng = 12345 + i, n, drops = 0, want, before;
+		uint32_t j;
+		struct tx t;
+
+		send_pkt(a, &k, X | C, CX, 1, 0, MS, 0);
+		for (j = 0; j < v[i].ce_pkts; j++)
+			send_pkt(a, &k, X, CX | CE, 1, PAYLOAD, MS, UINT32_MAX);
+		want = (uint64_t)v[i].ce_pkts * IPB;
+		want = want > HDR + CX_AUDIT_SLACK_DEFAULT ?
+		       want - HDR - CX_AUDIT_SLACK_DEFAULT : 0;
+		before = info(a, &k).dropped_bytes;
+		for (n = 0; n < 4000; n++) {
+			t = send_pkt(a, &k, X, CX, 1, 0, MS,
+				     (uint32_t)(rng_next(&rng) >> 32));
+			drops += t.verdict == CX_AUDIT_DROP;
+			assert_int_equal(t.res.shortfall_bytes, want);
+		}
+		if (drops < v[i].lo || drops > v[i].hi)
+			fail_msg("%u CE packets: %llu drops", v[i].ce_pkts,
+				 (unsigned long long)drops);
+		/* ConEx-Marked packets are never dropped. */
+		t = send_pkt(a, &k, X | L, CX, 1, 0, MS, 0);
+		assert_int_equal(t.verdict, CX_AUDIT_PASS);
+		assert_int_equal(info(a, &k).dropped_bytes, before + drops * HDR);
+		cx_audit_free(a);
+	}
+}
+
+struct seqstep {
+	uint32_t seq;
+	uint32_t len;
+	uint32_t loss;		/* flow_loss_bytes after the step */
+	uint32_t hole;		/* outstanding after the step */
+};
+
+/* Holes, fills, wrap and the cap, on a flow with ample declarations. */
+static void test_sequence(void **state)
+{
+	static const struct {
+		const char *name;
+		struct seqstep s[8];
+	} v[] = {
+		{ "in order", { { 1000, 100, 0, 0 }, { 1100, 100, 0, 0 },
+				{ 1200, 100, 0, 0 } } },
+		{ "hole filled", { { 1000, 100, 0, 0 }, { 1300, 100, 0, 200 },
+				   { 1100, 100, 100, 100 }, { 1200, 100, 200, 0 } } },
+		{ "duplicate, no hole", { { 1000, 100, 0, 0 }, { 1000, 100, 0, 0 },
+					  { 1100, 50, 0, 0 } } },
+		/* Hole positions are not kept: the part below rcv_max fills
+		 * up to the outstanding total (an honest L covers it all). */
+		{ "partial overlap", { { 1000, 100, 0, 0 }, { 1200, 100, 0, 100 },
+				       { 1150, 200, 100, 0 } } },
+		{ "wrap", { { 0xffffff00u, 0x80, 0, 0 }, { 0x40, 0x10, 0, 0xc0 },
+			    { 0xffffff80u, 0x80, 0x80, 0x40 },
+			    { 0x0, 0x40, 0xc0, 0 } } },
+		{ "forged jump capped", { { 1000, 100, 0, 0 },
+					  { 0x70000000u, 100, 0, CX_AUDIT_HOLE_CAP_DEFAULT },
+					  { 1100, 0x40000001u, 0, CX_AUDIT_HOLE_CAP_DEFAULT },
+					  { 1100, 60000, 60000, CX_AUDIT_HOLE_CAP_DEFAULT - 60000 } } },
+		{ "far behind", { { 0x80001000u, 100, 0, 0 }, { 0x800010c8u, 100, 0, 100 },
+				  { 0x10001000u, 100, 100, 0 } } },
+	};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		struct cx_flow_key k = key_of(1, 1000);
+		struct cx_audit *a = audit();
+
+		for (j = 0; j < 20; j++)
+			send_pkt(a, &k, X | C, CX, v[i].s[0].seq, 0, MS, 0);
+		for (j = 0; j < CX_ARRAY_SIZE(v[i].s) && v[i].s[j].len; j++) {
+			const struct seqstep *st = &v[i].s[j];
+			struct tx t;
+
+			t = send_pkt(a, &k, X | L | E | C, CX, st->seq, st->len,
+				     MS, 0);
+			expect_ret(v[i].name, t.verdict, CX_AUDIT_PASS);
+			expect_ret(v[i].name, (int)counters(a).flow_loss_bytes,
+				   (int)st->loss);
+			expect_ret(v[i].name, (int)info(a, &k).hole_bytes,
+				   (int)st->hole);
+		}
+		cx_audit_free(a);
+	}
+}
+
+/* Bytes the audit dropped are not loss when their retransmission comes. */
+static void test_self_drop_not_loss(void **state)
+{
+	struct cx_flow_key k = key_of(1, 1000);
+	struct cx_audit *a = audit();
+	struct cx_audit_counters c;
+	uint32_t seq = 1, i;
+	struct tx t;
+
+	(void)state;
+	send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
+	seq += PAYLOAD;
+	for (i = 0; i < 60; i++)	/* deep in debt: p = 1 */
+		send_ip(a, &k, X, CX | CE, seq, 0, IPB, MS, 0);
+	for (i = 0; i < 3; i++) {
+		t = send_pkt(a, &k, X, CX, seq + i * PAYLOAD, PAYLOAD, MS, 0);
+		assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	}
+	/* Pay the debt with credit, then resend the three segments. */
+	for (i = 0; i < 60; i++)
+		send_ip(a, &k, X | C, CX, seq, 0, IPB, 2 * MS, 0);
+	assert_int_equal(info(a, &k).shortfall_bytes, 0);
+	assert_int_equal(info(a, &k).hole_bytes, 3 * PAYLOAD);
+	for (i = 0; i < 3; i++) {
+		t = send_pkt(a, &k, X, CX, seq + i * PAYLOAD, PAYLOAD, 2 * MS, 0);
+		assert_int_equal(t.verdict, CX_AUDIT_PASS);
+	}
+	c = counters(a);
+	assert_int_equal(c.flow_loss_bytes, 0);
+	assert_int_equal(c.self_drop_refills, 3 * PAYLOAD);
+	/* A real upstream loss after that still counts. */
+	seq += 3 * PAYLOAD;
+	send_pkt(a, &k, X | L, CX, seq + PAYLOAD, PAYLOAD, 2 * MS, 0);
+	send_pkt(a, &k, X | L, CX, seq, PAYLOAD, 2 * MS, 0);
+	assert_int_equal(counters(a).flow_loss_bytes, PAYLOAD);
+	cx_audit_free(a);
+}
+
+/*
+ * Simulated TCP flow in rounds of one RTT, following RFC 7786 as the
+ * marker does: L on retransmissions, E from a CE echo gauge fed by the
+ * classic rule (every ACK with ECE adds its delivered data, from the first
+ * CE to the end of the round) or by exact counts, C while the flight
+ * exceeds the credit the sender believes the audit holds. Packets the
+ * audit drops are lost to the sender like any other.
+ */
+enum mode {
+	M_HONEST,		/* classic ECN feedback: E over-declares */
+	M_HONEST_EXACT,		/* exact CE counts */
+	M_HONEST_LAG,		/* L and E one RTT later than needed */
+	M_NOMARK,		/* X only: never any state, the aggregate */
+	M_HALF,			/* half the true congestion as L and E */
+	M_CREDITONLY,		/* the initial window's credit, nothing else */
+};
+
+struct sim {
+	enum mode mode;
+	uint64_t rtt_ns;
+	uint32_t ce_pm;		/* CE per mille, new packets */
+	uint32_t episode_pm;	/* CE per mille during an episode */
+	uint32_t loss_pm;
+	uint32_t rounds;
+};
+
+struct simout {
+	uint64_t sent;
+	uint64_t drops;
+	uint64_t first_drop_round;
+	uint64_t first_sanction_round;
+};
+
+enum { WMAX = 40, NMAX = 64 };
+
+static void sim_run(struct cx_audit *a, const struct sim *s,
+		    const struct cx_flow_key *k, uint64_t seed,
+		    uint64_t start_ns, struct simout *out)
+{
+	uint64_t rng = seed * 0x9e3779b97f4a7c15ULL + 1;
+	uint32_t lost[NMAX], nlost = 0, next_lost[NMAX], nnext;
+	uint32_t w = 10, snd_nxt = (uint32_t)rng_next(&rng), r, i;
+	uint64_t csc = 0, ceg = 0, leg = 0, ceg_lag = 0, leg_lag = 0;
+	uint64_t pkts = 0, rtx = 0, half_ce = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->first_drop_round = UINT64_MAX;
+	out->first_sanction_round = UINT64_MAX;
+	for (r = 0; r < s->rounds; r++) {
+		uint64_t t0 = start_ns + r * s->rtt_ns;
+		uint32_t n = w > nlost ? w : nlost, nce = 0, first_ce = n;
+		uint32_t pm = r % 100 < 10 ? s->episode_pm : s->ce_pm;
+		uint64_t ce_fb;
+
+		nnext = 0;
+		for (i = 0; i < n; i++) {
+			bool is_rtx = i < nlost;
+			uint32_t seq = is_rtx ? lost[i] : snd_nxt;
+			uint16_t flags = CX;
+			uint8_t sig = X;
+			struct tx t;
+
+			if (!is_rtx)
+				snd_nxt += PAYLOAD;
+			if (is_rtx && s->mode != M_NOMARK &&
+			    s->mode != M_CREDITONLY &&
+			    (s->mode != M_HALF || rtx++ % 2 == 0)) {
+				if (s->mode == M_HONEST_LAG)
+					leg_lag += PAYLOAD;
+				else
+					leg += PAYLOAD;
+			}
+			if (leg) {
+				sig |= L;
+				leg = leg > PAYLOAD ? leg - PAYLOAD : 0;
+			}
+			if (ceg) {
+				sig |= E;
+				ceg = ceg > PAYLOAD ? ceg - PAYLOAD : 0;
+			}
+			if (s->mode == M_CREDITONLY ? pkts < 10 :
+			    (s->mode != M_NOMARK &&
+			     (pkts < 5 || (uint64_t)w * PAYLOAD > csc))) {
+				sig |= C;
+				csc += PAYLOAD;
+			}
+			pkts++;
+			/* Retransmissions are Not-ECT and, here, not lost. */
+			if (!is_rtx && rng_pm(&rng) < s->loss_pm) {
+				next_lost[nnext++] = seq;
+				continue;
+			}
+			if (!is_rtx && rng_pm(&rng) < pm)
+				flags |= CE;
+			t = send_pkt(a, k, sig, flags, seq, PAYLOAD,
+				     t0 + i * (s->rtt_ns / n),
+				     (uint32_t)(rng_next(&rng) >> 32));
+			out->sent++;
+			if ((t.res.events & (CX_AUDIT_E_SANCTION_START |
+					     CX_AUDIT_E_AGG_SANCTION_START)) &&
+			    out->first_sanction_round == UINT64_MAX)
+				out->first_sanction_round = r;
+			if (t.verdict == CX_AUDIT_DROP) {
+				out->drops++;
+				if (out->first_drop_round == UINT64_MAX)
+					out->first_drop_round = r;
+				next_lost[nnext++] = seq;
+			} else if (flags & CE) {
+				if (!nce++)
+					first_ce = i;
+			}
+		}
+		/* The half cheat halves the true count, not the classic
+		 * rule's over-estimate. */
+		ce_fb = s->mode == M_HONEST_EXACT || s->mode == M_HALF ?
+			(uint64_t)nce * PAYLOAD :
+			(uint64_t)(n - first_ce) * PAYLOAD;
+		if (s->mode == M_HALF) {
+			/* Every other CE packet: halving bytes would round
+			 * back up to a whole marked packet. */
+			half_ce += nce;
+			ce_fb = (uint64_t)(half_ce / 2) * PAYLOAD;
+			half_ce %= 2;
+		}
+		if (s->mode == M_HONEST_LAG) {
+			ceg += ceg_lag;
+			ceg_lag = ce_fb;
+			leg += leg_lag;
+			leg_lag = 0;
+		} else if (s->mode != M_NOMARK && s->mode != M_CREDITONLY) {
+			ceg += ce_fb;
+		}
+		if (nce || nnext) {
+			uint64_t cong = (uint64_t)(n - first_ce) * PAYLOAD +
+					(uint64_t)nnext * PAYLOAD;
+
+			csc = csc > cong ? csc - cong : 0;
+			w = w / 2 > 2 ? w / 2 : 2;
+		} else if (w < WMAX) {
+			w++;
+		}
+		memcpy(lost, next_lost, nnext * sizeof(lost[0]));
+		nlost = nnext;
+	}
+}
+
+/* Honest senders through ECN episodes and losses: never dropped. */
+static void test_honest_traces(void **state)
+{
+	static const struct sim v[] = {
+		{ M_HONEST, 4 * MS, 20, 200, 10, 1500 },
+		{ M_HONEST_EXACT, 4 * MS, 20, 300, 10, 1500 },
+		{ M_HONEST_LAG, 4 * MS, 20, 200, 10, 1500 },
+		{ M_HONEST, 1 * MS, 50, 400, 30, 1500 },
+		{ M_HONEST_EXACT, 2 * MS, 0, 0, 50, 1500 },
+	};
+	size_t i;
+	uint64_t seed;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		for (seed = 1; seed <= 16; seed++) {
+			struct cx_flow_key k = key_of(1, (uint16_t)(1000 + seed));
+			struct cx_audit *a = audit();
+			struct cx_audit_counters c;
+			struct simout o;
+			struct tx t;
+
+			sim_run(a, &v[i], &k, seed, MS, &o);
+			c = counters(a);
+			if (o.drops || c.sanction_starts || c.agg_packets)
+				fail_msg("mode %d seed %llu: %llu drops, %llu sanctions, %llu in aggregate",
+					 v[i].mode, (unsigned long long)seed,
+					 (unsigned long long)o.drops,
+					 (unsigned long long)c.sanction_starts,
+					 (unsigned long long)c.agg_packets);
+			assert_true(c.ce_packets > 0 || v[i].ce_pm == 0);
+			assert_true(c.flow_loss_bytes > 0);
+			/* A clean end moves no debt to the source. */
+			t = send_pkt(a, &k, 0, CX_AUDIT_P_FIN, 0, 0,
+				     MS + v[i].rounds * v[i].rtt_ns, 0);
+			assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+			assert_int_equal(counters(a).debt_to_source, 0);
+			cx_audit_free(a);
+		}
+	}
+}
+
+/*
+ * Cheats: sanctioned within by_round RTTs, about allowance / RTT (5) plus
+ * slack over the undeclared bytes per RTT (the half cheat at about one CE
+ * packet per small window: some 750 B per RTT), and keep losing packets.
+ */
+static void test_cheats(void **state)
+{
+	static const struct {
+		const char *name;
+		struct sim s;
+		bool agg;
+		uint32_t by_round;
+		uint32_t min_drop_pm;	/* share of packets dropped, per mille */
+	} v[] = {
+		{ "never marks, ECN", { M_NOMARK, 4 * MS, 300, 300, 0, 200 }, true, 12, 25 },
+		{ "never marks, loss", { M_NOMARK, 4 * MS, 0, 0, 100, 200 }, true, 30, 25 },
+		{ "half", { M_HALF, 4 * MS, 300, 300, 0, 200 }, false, 30, 25 },
+		{ "credit only", { M_CREDITONLY, 4 * MS, 300, 300, 0, 200 }, false, 20, 25 },
+		/* Tail losses refill in order, unseen: slower to catch. */
+		{ "half, lossy", { M_HALF, 4 * MS, 0, 0, 100, 400 }, false, 200, 10 },
+	};
+	size_t i;
+	uint64_t seed;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		for (seed = 1; seed <= 8; seed++) {
+			struct cx_flow_key k = key_of(2, (uint16_t)(2000 + seed));
+			struct cx_audit *a = audit();
+			struct cx_audit_counters c;
+			struct simout o;
+
+			sim_run(a, &v[i].s, &k, seed, MS, &o);
+			c = counters(a);
+			if (o.first_sanction_round > v[i].by_round)
+				fail_msg("%s seed %llu: sanctioned in round %llu",
+					 v[i].name, (unsigned long long)seed,
+					 (unsigned long long)o.first_sanction_round);
+			assert_true(o.first_drop_round < v[i].s.rounds);
+			/* Sanction persists: a good share of the packets. */
+			if (o.drops * 1000 < o.sent * v[i].min_drop_pm)
+				fail_msg("%s seed %llu: %llu of %llu dropped",
+					 v[i].name, (unsigned long long)seed,
+					 (unsigned long long)o.drops,
+					 (unsigned long long)o.sent);
+			if (v[i].agg) {
+				struct cx_audit_flow_info agg;
+
+				/* Proportionate, never an amplifier: exactly
+				 * the undeclared congestion less what is
+				 * still owed. */
+				cx_audit_agg_info(a, &agg);
+				assert_int_equal(c.dropped_bytes,
+						 c.ce_bytes + c.agg_loss_bytes -
+						 agg.debt_bytes);
+				assert_int_equal(c.flows_created, 0);
+				assert_int_equal(c.agg_drops, o.drops);
+				assert_true(c.agg_sanction_starts > 0);
+			} else {
+				assert_int_equal(c.flow_drops, o.drops);
+				assert_true(c.sanction_starts > 0);
+			}
+			assert_int_equal(c.dropped, o.drops);
+			cx_audit_free(a);
+		}
+	}
+}
+
+/* The aggregate writes off a byte of debt per byte its sanction drops. */
+static void test_aggregate_repays(void **state)
+{
+	struct cx_flow_key k = key_of(3, 3000);
+	struct cx_audit *a = audit();
+	struct cx_audit_flow_info agg;
+	uint32_t i, drops = 0;
+	struct tx t;
+
+	(void)state;
+	for (i = 0; i < 8; i++)
+		send_pkt(a, &k, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+	cx_audit_agg_info(a, &agg);
+	assert_int_equal(agg.credit_bal_bytes, -8 * IPB);
+	assert_true(agg.flags & CX_AUDIT_F_SANCTION);
+	for (i = 0; i < 8; i++) {
+		t = send_pkt(a, &k, 0, 0, 1, PAYLOAD, 100 * MS, 0);
+		drops += t.verdict == CX_AUDIT_DROP;
+	}
+	/* 8 packets owed, 4 of slack: 4 drops (rand 0 hits while p > 0). */
+	assert_int_equal(drops, 4);
+	cx_audit_agg_info(a, &agg);
+	assert_int_equal(agg.shortfall_bytes, 0);
+	assert_false(agg.flags & CX_AUDIT_F_SANCTION);
+	assert_int_equal(counters(a).agg_sanction_ends, 1);
+	cx_audit_free(a);
+}
+
+/* Sketch collisions never invent loss: one cell, two interleaved flows. */
+static void test_sketch_collision(void **state)
+{
+	struct cx_flow_key k1 = key_of(4, 4000), k2 = key_of(5, 4001);
+	struct cx_audit *a = audit_with(8, 8, 1);
+	uint32_t s1 = 1000, s2 = 0x90000000u, i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		send_pkt(a, &k1, X, CX, s1, PAYLOAD, MS, 0);
+		send_pkt(a, &k2, 0, 0, s2, PAYLOAD, MS, 0);
+		s1 += PAYLOAD;
+		s2 += PAYLOAD;
+	}
+	assert_int_equal(counters(a).agg_loss_bytes, 0);
+	assert_int_equal(counters(a).dropped, 0);
+	/* Alone in the cell, a filled hole does count. */
+	send_pkt(a, &k1, X, CX, s1, PAYLOAD, MS, 0);
+	send_pkt(a, &k1, X, CX, s1 + 2 * PAYLOAD, PAYLOAD, MS, 0);
+	send_pkt(a, &k1, X, CX, s1 + PAYLOAD, PAYLOAD, MS, 0);
+	assert_int_equal(counters(a).agg_loss_bytes, PAYLOAD);
+	cx_audit_free(a);
+}
+
+/* Put a flow of host/port in debt: credit, then n undeclared CE packets. */
+static void make_debtor(struct cx_audit *a, const struct cx_flow_key *k,
+			uint32_t n)
+{
+	uint32_t i;
+
+	send_pkt(a, k, X | C, CX, 1, 0, MS, 0);
+	for (i = 0; i < n; i++)
+		send_ip(a, k, X, CX | CE, 1, 0, IPB, MS, UINT32_MAX);
+	assert_true(info(a, k).debt_bytes > 0);
+}
+
+/* Whitewashing: a restart under a new 5-tuple inherits the debt. */
+static void test_whitewash(void **state)
+{
+	struct cx_flow_key k1 = key_of(6, 6000), k2 = key_of(6, 6001);
+	struct cx_flow_key other = key_of(7, 6000);
+	struct cx_audit *a = audit();
+	struct cx_audit_flow_info fi;
+	uint64_t debt, src_debt;
+	struct tx t;
+
+	(void)state;
+	make_debtor(a, &k1, 200);
+	debt = info(a, &k1).debt_bytes;
+	assert_true(info(a, &k1).flags & CX_AUDIT_F_SANCTION);
+	t = send_pkt(a, &k1, X, CX | CX_AUDIT_P_RST, 1, 0, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_DROP);	/* RST under sanction */
+	t = send_pkt(a, &k1, 0, CX_AUDIT_P_RST, 1, 0, MS, UINT32_MAX);
+	assert_int_equal(t.verdict, CX_AUDIT_PASS);	/* aggregate is clean */
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+	assert_int_equal(cx_audit_source_debt(a, k1.saddr, CX_FLOW_IPV4,
+					      &src_debt), 0);
+	assert_int_equal(src_debt, debt);
+	/* Another source's new flow starts clean. */
+	t = send_pkt(a, &other, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_false(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
+	/* The same source's new flow inherits and is sanctioned at once. */
+	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, 2 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
+	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
+	fi = info(a, &k2);
+	assert_int_equal(fi.credit_bal_bytes, (int64_t)IPB - (int64_t)debt);
+	t = send_pkt(a, &k2, X, CX, 1 + PAYLOAD, PAYLOAD, 2 * MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	assert_int_equal(cx_audit_source_debt(a, k1.saddr, CX_FLOW_IPV4,
+					      &src_debt), 0);
+	assert_int_equal(src_debt, 0);
+	assert_int_equal(counters(a).debt_inherited_bytes, debt);
+	cx_audit_free(a);
+}
+
+/* Eviction frees clean flows only; a table of debtors refuses new state. */
+static void test_eviction(void **state)
+{
+	struct cx_audit *a = audit_with(4, 64, 64);
+	struct cx_flow_key d1 = key_of(10, 1), d2 = key_of(11, 1), k;
+	struct cx_audit_flow_info fi, agg;
+	struct cx_audit_counters c;
+	uint32_t i;
+	struct tx t;
+
+	(void)state;
+	struct cx_flow_key clean[4];
+	uint32_t cursor = 0, nclean = 0;
+
+	make_debtor(a, &d1, 10);
+	make_debtor(a, &d2, 10);
+	for (i = 0; i < 50; i++) {
+		k = key_of(20 + i, 1);
+		t = send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
+		assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
+		assert_int_equal(!!(t.res.events & CX_AUDIT_E_FLOW_EVICTED),
+				 i >= 2);
+	}
+	c = counters(a);
+	assert_int_equal(c.flows_evicted, 48);
+	assert_int_equal(c.flows_live, 4);
+	assert_int_equal(cx_audit_flow_get(a, &d1, &fi), 0);
+	assert_int_equal(cx_audit_flow_get(a, &d2, &fi), 0);
+	/* Make the two clean ones debtors: now no flow state for anyone. */
+	while (cx_audit_flow_next(a, &cursor, &fi) == 0)
+		if (!fi.debt_bytes)
+			clean[nclean++] = fi.key;
+	assert_int_equal(nclean, 2);
+	for (i = 0; i < nclean; i++)
+		make_debtor(a, &clean[i], 10);
+	k = key_of(90, 1);
+	t = send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_PASS);
+	assert_true(t.res.events & CX_AUDIT_E_TABLE_FULL);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
+	assert_int_equal(cx_audit_flow_get(a, &k, &fi), -ENOENT);
+	/* Its declarations and congestion are audited in the aggregate. */
+	send_pkt(a, &k, X, CX | CE, 1 + PAYLOAD, PAYLOAD, MS, 0);
+	cx_audit_agg_info(a, &agg);
+	assert_int_equal(agg.credit_bal_bytes, 0);
+	/* Under aggregate sanction, its ConEx-Marked packets still pass. */
+	for (i = 0; i < 10; i++)
+		send_pkt(a, &k, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+	t = send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_PASS);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
+	assert_true(t.res.shortfall_bytes > 0);
+	t = send_pkt(a, &k, X, CX, 1, PAYLOAD, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	c = counters(a);
+	assert_int_equal(c.table_full, 2);
+	/* Refused flows leave no empty source records behind. */
+	assert_int_equal(c.sources_live, 2 + 50);
+	cx_audit_free(a);
+}
+
+/* Source table full of debtors: new sources audited in the aggregate. */
+static void test_source_full(void **state)
+{
+	struct cx_audit *a = audit_with(8, 1, 64);
+	struct cx_flow_key k1 = key_of(30, 1), k2 = key_of(31, 1);
+	struct cx_flow_key k3;
+	struct cx_audit_flow_info fi;
+	struct tx t;
+
+	(void)state;
+	make_debtor(a, &k1, 10);
+	t = send_pkt(a, &k1, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
+	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_SOURCE_FULL);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
+	assert_int_equal(counters(a).source_full, 1);
+	/* The debtor source itself still gets state, and the debt. */
+	k3 = key_of(30, 2);
+	t = send_pkt(a, &k3, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
+	assert_int_equal(cx_audit_flow_get(a, &k3, &fi), 0);
+	assert_true(fi.debt_bytes > 0);
+	cx_audit_free(a);
+}
+
+/* FIN in debt with no room for the source record: the flow stays. */
+static void test_end_pinned(void **state)
+{
+	struct cx_audit *a = audit_with(8, 1, 64);
+	struct cx_flow_key k1 = key_of(40, 1), k2 = key_of(41, 1);
+	struct cx_audit_flow_info fi;
+	struct tx t;
+
+	(void)state;
+	/* One source record: 41's, clean, then replaced by 40's. */
+	make_debtor(a, &k2, 10);
+	make_debtor(a, &k1, 10);
+	t = send_pkt(a, &k1, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
+	t = send_pkt(a, &k2, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_END_PINNED);
+	assert_false(t.res.events & CX_AUDIT_E_FLOW_END);
+	assert_int_equal(cx_audit_flow_get(a, &k2, &fi), 0);
+	assert_true(fi.flags & CX_AUDIT_F_ENDED);
+	assert_int_equal(counters(a).end_pinned, 1);
+	cx_audit_free(a);
+}
+
+static void test_iterate(void **state)
+{
+	struct cx_audit *a = audit();
+	struct cx_audit_flow_info fi;
+	uint32_t cursor = 0, n = 0, i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		struct cx_flow_key k = key_of(50 + i, 1);
+
+		send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
+	}
+	while (cx_audit_flow_next(a, &cursor, &fi) == 0) {
+		assert_int_equal(fi.credit_bal_bytes, IPB);
+		assert_true(fi.flags & CX_AUDIT_F_SEQ);
+		n++;
+	}
+	assert_int_equal(n, 5);
+	cx_audit_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cfg),
+		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_counting),
+		cmocka_unit_test(test_not_conex_in_flow),
+		cmocka_unit_test(test_reecho_allowance),
+		cmocka_unit_test(test_proportional),
+		cmocka_unit_test(test_sequence),
+		cmocka_unit_test(test_self_drop_not_loss),
+		cmocka_unit_test(test_honest_traces),
+		cmocka_unit_test(test_cheats),
+		cmocka_unit_test(test_aggregate_repays),
+		cmocka_unit_test(test_sketch_collision),
+		cmocka_unit_test(test_whitewash),
+		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_source_full),
+		cmocka_unit_test(test_end_pinned),
+		cmocka_unit_test(test_iterate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
