@@ -61,6 +61,7 @@ PATHS_STAMP := $(O)/install-paths
 
 include libconex/build.mk
 include tests/build.mk
+include common/build.mk
 -include $(sort $(wildcard guest-marker/build.mk auditor/build.mk \
 	policer/build.mk testbed/build.mk bench/build.mk tools/build.mk))
 

@@ -2,7 +2,7 @@
 # embedded through a bpftool skeleton, so the binary needs no object path).
 CXM_DIR  := $(O)/guest-marker
 CXM_BIN  := $(CXM_DIR)/conex-marker
-CXM_SRCS := main.c config.c datapath.c ctl.c stats.c
+CXM_SRCS := main.c config.c datapath.c stats.c
 CXM_OBJS := $(CXM_SRCS:%.c=$(CXM_DIR)/%.o)
 
 # -ffreestanding: clang's own <stdint.h>, not glibc's, which would pull in
@@ -28,9 +28,9 @@ $(CXM_DIR)/marker.skel.h: $(CXM_DIR)/marker.bpf.o
 	$(Q)bpftool gen skeleton $< name marker > $@.tmp && mv $@.tmp $@
 
 $(CXM_DIR)/datapath.o: $(CXM_DIR)/marker.skel.h
-$(CXM_OBJS): CPPFLAGS += -I$(CXM_DIR) -Iguest-marker
+$(CXM_OBJS): CPPFLAGS += -I$(CXM_DIR) -Iguest-marker $(COMMON_CPPFLAGS)
 
-$(CXM_BIN): $(CXM_OBJS) $(LIBCONEX)
+$(CXM_BIN): $(CXM_OBJS) $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lbpf -lelf -lz
 

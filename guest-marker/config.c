@@ -1,7 +1,8 @@
 /*
  * conex-marker.conf: one `key value` pair per line, `#` starts a comment,
- * blank lines ignored. Unknown keys, repeated keys, missing or extra
- * values and junk numbers are errors reported as file:line.
+ * blank lines ignored (the format and its limits: conex/conf.h, read by
+ * common/conffile.c). Unknown keys, repeated keys, missing or extra values
+ * and junk numbers are errors reported as file:line.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,10 +10,8 @@
 
 #include <conex/parse.h>
 
+#include "common/conffile.h"
 #include "config.h"
-
-#define LINE_MAX_BYTES	512
-#define LINES_MAX	10000
 
 static const char *const cheat_names[] = {
 	[CX_GAUGE_HONEST] = "none",
@@ -141,85 +140,22 @@ int cxm_config_set(struct cxm_config *c, const char *key, const char *value,
 	return -1;
 }
 
-/* Split a line in place into key and value; 0 blank, 1 pair, -1 junk. */
-static int split_line(char *line, char **key, char **value)
+static int set_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 {
-	char *p, *end;
-
-	p = strchr(line, '#');
-	if (p)
-		*p = '\0';
-	end = line + strlen(line);
-	while (end > line && (end[-1] == ' ' || end[-1] == '\t' ||
-			      end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	p = line + strspn(line, " \t");
-	if (*p == '\0')
-		return 0;
-	*key = p;
-	p += strcspn(p, " \t");
-	if (*p == '\0')
-		return -1;
-	*p++ = '\0';
-	p += strspn(p, " \t");
-	if (*p == '\0' || p[strcspn(p, " \t")] != '\0')
-		return -1;
-	*value = p;
-	return 1;
+	(void)argc;	/* always 2: spec.tokens_min and tokens_max */
+	return cxm_config_set(arg, argv[0], argv[1], err, errlen);
 }
 
 int cxm_config_load(struct cxm_config *c, const char *path, char *err,
 		    size_t errlen)
 {
-	char line[LINE_MAX_BYTES], msg[256], seen[16][32];
-	char *key, *value;
-	unsigned int lineno = 0, nseen = 0, i;
-	FILE *f;
-	int ret = -1, r;
+	static const struct cxd_conf_spec spec = {
+		.tokens_min = 2,
+		.tokens_max = 2,
+		.tokens_msg = "expected 'key value'",
+		.repeatable = NULL,
+		.set = set_line,
+	};
 
-	f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		if (++lineno > LINES_MAX) {
-			snprintf(err, errlen, "%s:%u: too many lines", path, lineno);
-			goto out_close;
-		}
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			snprintf(err, errlen, "%s:%u: line longer than %d bytes",
-				 path, lineno, LINE_MAX_BYTES - 2);
-			goto out_close;
-		}
-		r = split_line(line, &key, &value);
-		if (r == 0)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "%s:%u: expected 'key value'", path, lineno);
-			goto out_close;
-		}
-		for (i = 0; i < nseen; i++) {
-			if (strcmp(seen[i], key) == 0) {
-				snprintf(err, errlen, "%s:%u: '%s' given twice",
-					 path, lineno, key);
-				goto out_close;
-			}
-		}
-		if (cxm_config_set(c, key, value, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			goto out_close;
-		}
-		/* Every known key is shorter than 32 bytes and there are < 16. */
-		if (nseen < 16)
-			snprintf(seen[nseen++], sizeof(seen[0]), "%s", key);
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto out_close;
-	}
-	ret = 0;
-out_close:
-	fclose(f);
-	return ret;
+	return cxd_conf_load(path, &spec, c, err, errlen);
 }

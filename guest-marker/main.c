@@ -22,14 +22,18 @@
 #include <conex/log.h>
 #include <conex/parse.h>
 
+#include "common/ctl.h"
 #include "config.h"
-#include "ctl.h"
 #include "datapath.h"
 #include "stats.h"
 
 #define EXIT_USAGE	2
 #define TICK_MS		1000
 #define REAP_EVERY_NS	(5ULL * 1000000000ULL)
+/* Control socket @conex-marker.<ifname>: one marker per interface and namespace. */
+#define CTL_PREFIX	"conex-marker."
+#define CTL_NAME_MAX	(sizeof(CTL_PREFIX) + IF_NAMESIZE)
+#define CTL_MSG_MAX	4096
 
 static volatile sig_atomic_t stop_signal;
 
@@ -113,7 +117,7 @@ static int cmd_stats(int argc, char **argv)
 	};
 	struct cxm_config cfg;
 	const char *dev = NULL, *path = NULL;
-	char buf[CXM_CTL_MSG_MAX];
+	char buf[CTL_MSG_MAX], name[CTL_NAME_MAX];
 	bool json = false;
 	int ch, ret;
 
@@ -145,7 +149,8 @@ static int cmd_stats(int argc, char **argv)
 	ret = load_config(&cfg, path, dev);
 	if (ret)
 		return ret;
-	ret = cxm_ctl_request(cfg.ifname, json, buf, sizeof(buf));
+	snprintf(name, sizeof(name), "%s%s", CTL_PREFIX, cfg.ifname);
+	ret = cxd_ctl_request(name, json, buf, sizeof(buf));
 	if (ret == -ENOENT) {
 		fprintf(stderr, "conex-marker: no marker running on %s "
 			"(in this network namespace)\n", cfg.ifname);
@@ -166,11 +171,11 @@ static int cmd_stats(int argc, char **argv)
 static void serve_ctl(struct marker_ctx *ctx)
 {
 	struct cxm_stats st;
-	char buf[CXM_CTL_MSG_MAX];
+	char buf[CTL_MSG_MAX];
 	bool json;
 	int cfd, n;
 
-	cfd = cxm_ctl_accept(ctx->ctl_fd, &json);
+	cfd = cxd_ctl_accept(ctx->ctl_fd, &json);
 	if (cfd < 0) {
 		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
 			cx_log_debug("control socket: %s", strerror(-cfd));
@@ -183,7 +188,7 @@ static void serve_ctl(struct marker_ctx *ctx)
 		cx_log_warnx("stats: %s", strerror(-n));
 		n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
 	}
-	cxm_ctl_reply(cfd, buf, (size_t)n);
+	cxd_ctl_reply(cfd, buf, (size_t)n);
 }
 
 static void reap(struct marker_ctx *ctx, uint64_t now_ns)
@@ -248,7 +253,7 @@ int main(int argc, char **argv)
 	};
 	struct marker_ctx ctx;
 	const char *path = NULL, *dev = NULL;
-	char err[512];
+	char err[512], name[CTL_NAME_MAX];
 	bool foreground = false, debug = false;
 	int ch, ret;
 
@@ -295,7 +300,8 @@ int main(int argc, char **argv)
 	cx_log_init("conex-marker", foreground, debug ? CX_LOG_DEBUG : CX_LOG_INFO);
 
 	/* The lock comes first: a second instance must not touch the device. */
-	ctx.ctl_fd = cxm_ctl_listen(ctx.cfg.ifname);
+	snprintf(name, sizeof(name), "%s%s", CTL_PREFIX, ctx.cfg.ifname);
+	ctx.ctl_fd = cxd_ctl_listen(name);
 	if (ctx.ctl_fd == -EADDRINUSE) {
 		cx_log_warnx("another conex-marker is already running on %s",
 			     ctx.cfg.ifname);

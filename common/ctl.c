@@ -1,11 +1,10 @@
 /*
- * Control socket. SOCK_SEQPACKET: one request, one reply, message
- * boundaries kept. Clients get a short timeout so that a stuck one cannot
- * hold the daemon's loop.
+ * Control socket (see ctl.h). Clients get a short timeout so that a stuck
+ * one cannot hold the daemon's loop.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -14,19 +13,21 @@
 
 #include "ctl.h"
 
-#define CTL_PREFIX	"conex-marker."
 #define CTL_TIMEOUT_MS	1000
+#define CTL_BACKLOG	8
 
 /* Abstract address: sun_path[0] = 0, the name follows, no NUL counted. */
-static socklen_t ctl_addr(struct sockaddr_un *sun, const char *ifname)
+static int ctl_addr(struct sockaddr_un *sun, const char *name, socklen_t *alen)
 {
-	int n;
+	size_t n = strlen(name);
 
+	if (n == 0 || n > sizeof(sun->sun_path) - 1)
+		return -EINVAL;
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path + 1, sizeof(sun->sun_path) - 1, "%s%s",
-		     CTL_PREFIX, ifname);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	memcpy(sun->sun_path + 1, name, n);
+	*alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	return 0;
 }
 
 static void set_timeouts(int fd)
@@ -37,16 +38,32 @@ static void set_timeouts(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-int cxm_ctl_listen(const char *ifname)
+/*
+ * One reply is one message: the socket buffers must hold it whole
+ * (a larger send fails with EMSGSIZE). Twice the message leaves room for
+ * the kernel's per-message overhead.
+ */
+static void set_buf(int fd, int opt, size_t msg_bytes)
+{
+	int bytes = msg_bytes > INT_MAX / 2 ? INT_MAX : (int)(2 * msg_bytes);
+
+	setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes));
+}
+
+int cxd_ctl_listen(const char *name)
 {
 	struct sockaddr_un sun;
-	socklen_t alen = ctl_addr(&sun, ifname);
+	socklen_t alen;
 	int fd, ret;
 
+	ret = ctl_addr(&sun, name, &alen);
+	if (ret < 0)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, alen) < 0 || listen(fd, 8) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, alen) < 0 ||
+	    listen(fd, CTL_BACKLOG) < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;
@@ -54,7 +71,7 @@ int cxm_ctl_listen(const char *ifname)
 	return fd;
 }
 
-int cxm_ctl_accept(int lfd, bool *json)
+int cxd_ctl_accept(int lfd, bool *json)
 {
 	char req[64];
 	ssize_t n;
@@ -82,27 +99,32 @@ int cxm_ctl_accept(int lfd, bool *json)
 	return cfd;
 }
 
-void cxm_ctl_reply(int cfd, const char *reply, size_t len)
+void cxd_ctl_reply(int cfd, const char *reply, size_t len)
 {
+	set_buf(cfd, SO_SNDBUF, len);
 	/* A client that went away is its own problem: nothing to report. */
 	(void)send(cfd, reply, len, MSG_NOSIGNAL);
 	close(cfd);
 }
 
-int cxm_ctl_request(const char *ifname, bool json, char *buf, size_t len)
+int cxd_ctl_request(const char *name, bool json, char *buf, size_t len)
 {
-	struct sockaddr_un sun;
-	socklen_t alen = ctl_addr(&sun, ifname);
 	const char *req = json ? "stats json" : "stats text";
+	struct sockaddr_un sun;
+	socklen_t alen;
 	ssize_t n;
 	int fd, ret;
 
 	if (len == 0)
 		return -ENOSPC;
+	ret = ctl_addr(&sun, name, &alen);
+	if (ret < 0)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	set_timeouts(fd);
+	set_buf(fd, SO_RCVBUF, len);
 	if (connect(fd, (struct sockaddr *)&sun, alen) < 0) {
 		ret = errno == ECONNREFUSED ? -ENOENT : -errno;
 		goto out_close;

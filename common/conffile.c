@@ -1,0 +1,140 @@
+/*
+ * Configuration files (see conffile.h). Reading stops at CX_CONF_TEXT_MAX
+ * bytes: a longer file breaks the line-count or line-length limit anyway,
+ * so no file the limits accept is refused for its size.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <conex/conf.h>
+
+#include "conffile.h"
+
+#define READ_CHUNK_BYTES	4096
+
+/* The whole file into a heap buffer; 0 with *textp and *lenp, or -1 with err set. */
+static int read_text(const char *path, char **textp, size_t *lenp, char *err,
+		     size_t errlen)
+{
+	size_t len = 0, cap = 0;
+	char *text = NULL, *bigger;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Each turn reads at least one byte or ends: at most TEXT_MAX + 1 turns. */
+	for (;;) {
+		if (len > CX_CONF_TEXT_MAX) {
+			snprintf(err, errlen, "%s: longer than %zu bytes", path,
+				 CX_CONF_TEXT_MAX);
+			goto err_free;
+		}
+		if (len == cap) {
+			cap = cap ? 2 * cap : READ_CHUNK_BYTES;
+			if (cap > CX_CONF_TEXT_MAX + 1)
+				cap = CX_CONF_TEXT_MAX + 1;
+			bigger = realloc(text, cap);
+			if (bigger == NULL) {
+				snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+				goto err_free;
+			}
+			text = bigger;
+		}
+		n = read(fd, text + len, cap - len);
+		if (n < 0) {
+			snprintf(err, errlen, "%s: read error", path);
+			goto err_free;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	*textp = text;
+	*lenp = len;
+	return 0;
+err_free:
+	free(text);
+	close(fd);
+	return -1;
+}
+
+static bool repeatable(const struct cxd_conf_spec *spec, const char *key)
+{
+	const char *const *k;
+
+	for (k = spec->repeatable; k && *k; k++)
+		if (strcmp(*k, key) == 0)
+			return true;
+	return false;
+}
+
+int cxd_conf_load(const char *path, const struct cxd_conf_spec *spec,
+		  void *arg, char *err, size_t errlen)
+{
+	struct cx_conf_seen seen;
+	struct cx_conf_line line;
+	struct cx_conf it;
+	char msg[256], *text;
+	size_t len;
+	int n, ret = -1;
+
+	if (read_text(path, &text, &len, err, errlen) < 0)
+		return -1;
+	if (cx_conf_init(&it, text, len, spec->tokens_max) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(EINVAL));
+		goto out_free;
+	}
+	cx_conf_seen_init(&seen);
+	while ((n = cx_conf_next(&it, &line)) > 0) {
+		if ((unsigned int)n < spec->tokens_min)
+			break;
+		/*
+		 * Only -EEXIST is an error here: a key the table cannot hold
+		 * is longer than any key of ours, and the setter rejects it.
+		 */
+		if (!repeatable(spec, line.argv[0]) &&
+		    cx_conf_seen_add(&seen, line.argv[0]) == -EEXIST) {
+			snprintf(err, errlen, "%s:%u: '%s' given twice", path,
+				 line.lineno, line.argv[0]);
+			goto out_free;
+		}
+		msg[0] = '\0';
+		if (spec->set(arg, n, line.argv, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, line.lineno, msg);
+			goto out_free;
+		}
+	}
+	switch (n) {
+	case 0:
+		ret = 0;
+		break;
+	case -EFBIG:
+		snprintf(err, errlen, "%s:%u: too many lines", path, line.lineno);
+		break;
+	case -E2BIG:
+		snprintf(err, errlen, "%s:%u: line longer than %d bytes", path,
+			 line.lineno, CX_CONF_LINE_MAX);
+		break;
+	case -EBADMSG:
+		snprintf(err, errlen, "%s:%u: NUL byte", path, line.lineno);
+		break;
+	default:
+		/* -ENOSPC, or a count under tokens_min (the loop's break). */
+		snprintf(err, errlen, "%s:%u: %s", path, line.lineno,
+			 spec->tokens_msg);
+		break;
+	}
+out_free:
+	free(text);
+	return ret;
+}
