@@ -492,6 +492,9 @@ static void test_acct_flow(void **state)
 	assert_int_equal(a->c_first_n_bytes, 1040);
 	assert_int_equal(a->retx_pkts, 1);
 	assert_int_equal(a->retx_bytes, 1000);
+	/* s0 + 1000 had been captured: a spurious retransmission, no hole. */
+	assert_int_equal(a->retx_fill_bytes, 0);
+	assert_int_equal(a->retx_dup_bytes, 1000);
 	assert_int_equal(a->ce_pkts, 1);
 	assert_int_equal(a->ce_ip_bytes, 1040);
 	assert_int_equal(a->ce_payload_pkts, 1);
@@ -524,6 +527,59 @@ static void test_acct_args(void **state)
 	cxd_acct_free(NULL);
 }
 
+/*
+ * Retransmitted bytes split into hole fills (lost before the capture) and
+ * duplicates (already captured: spurious), including a fill that splits a
+ * hole, sequence wrap, and the hole table running full.
+ */
+static void test_acct_holes(void **state)
+{
+	enum { F_ACK = CX_TCP_F_ACK, X = CX_SIG_X };
+	static const struct cx_siphash_key sk;
+	const struct cxd_dir *dirs[2];
+	struct cxd_acct *acct;
+	struct cxd_pkt pk;
+	uint32_t s0 = 0xfffff000U, i;	/* wraps after 4096 bytes */
+
+	(void)state;
+	acct = cxd_acct_new(4, 2, &sk);
+	assert_non_null(acct);
+	/* [s0, +1000) seen; [+1000, +4000) lost; [+4000, +5000) seen. */
+	pk = tcp_pkt(A2B, s0, 1, F_ACK, 1000, X, 0);
+	cxd_acct_packet(acct, 0, &pk);
+	pk = tcp_pkt(A2B, s0 + 4000, 1, F_ACK, 1000, X, 0);
+	cxd_acct_packet(acct, 0, &pk);
+	/* Fill the middle of the hole: it splits in two. */
+	pk = tcp_pkt(A2B, s0 + 2000, 1, F_ACK, 1000, X | CX_SIG_L, 0);
+	cxd_acct_packet(acct, 0, &pk);
+	/* A duplicate of captured data, then one straddling filled + hole. */
+	pk = tcp_pkt(A2B, s0, 1, F_ACK, 1000, X, 0);
+	cxd_acct_packet(acct, 0, &pk);
+	pk = tcp_pkt(A2B, s0 + 2500, 1, F_ACK, 1000, X, 0);
+	cxd_acct_packet(acct, 0, &pk);
+	/* The rest of both halves. */
+	pk = tcp_pkt(A2B, s0 + 1000, 1, F_ACK, 1000, X, 0);
+	cxd_acct_packet(acct, 0, &pk);
+	pk = tcp_pkt(A2B, s0 + 3500, 1, F_ACK, 500, X, 0);
+	cxd_acct_packet(acct, 0, &pk);
+
+	assert_int_equal(cxd_acct_list(acct, dirs, 2), 1);
+	assert_int_equal(dirs[0]->retx_bytes, 4500);
+	assert_int_equal(dirs[0]->retx_fill_bytes, 1000 + 500 + 1000 + 500);
+	assert_int_equal(dirs[0]->retx_dup_bytes, 1000 + 500);
+	assert_int_equal(dirs[0]->nholes, 0);
+	assert_int_equal(dirs[0]->holes_dropped, 0);
+
+	/* Past CXD_HOLES_MAX holes, new ones are forgotten and counted. */
+	for (i = 0; i < CXD_HOLES_MAX + 2; i++) {
+		pk = tcp_pkt(A2B, s0 + 6000 + 2000 * i, 1, F_ACK, 1000, X, 0);
+		cxd_acct_packet(acct, 0, &pk);
+	}
+	assert_int_equal(dirs[0]->nholes, CXD_HOLES_MAX);
+	assert_int_equal(dirs[0]->holes_dropped, 2 * 1000);
+	cxd_acct_free(acct);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_packets),
 		cmocka_unit_test(test_acct_flow),
 		cmocka_unit_test(test_acct_args),
+		cmocka_unit_test(test_acct_holes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

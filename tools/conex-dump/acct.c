@@ -124,6 +124,54 @@ static void count_payload(struct cxd_acct *a, struct cxd_dir *d,
 	}
 }
 
+/* Remember [start, end) as missing from the capture; full: forget it (counted). */
+static void add_hole(struct cxd_dir *d, uint32_t start, uint32_t end)
+{
+	if (d->nholes == CXD_HOLES_MAX) {
+		d->holes_dropped += end - start;
+		return;
+	}
+	d->holes[d->nholes].start = start;
+	d->holes[d->nholes].end = end;
+	d->nholes++;
+}
+
+/*
+ * Bytes of [s, e) that fill remembered holes; those parts of the holes are
+ * removed. A fill in the middle of a hole splits it (or, with no room for
+ * the second part, forgets that part, counted in holes_dropped).
+ */
+static uint32_t fill_holes(struct cxd_dir *d, uint32_t s, uint32_t e)
+{
+	uint32_t filled = 0, i = 0, hs, he, os, oe;
+
+	while (i < d->nholes) {
+		hs = d->holes[i].start;
+		he = d->holes[i].end;
+		os = seq_before(s, hs) ? hs : s;
+		oe = seq_before(e, he) ? e : he;
+		if (!seq_before(os, oe)) {
+			i++;
+			continue;
+		}
+		filled += oe - os;
+		if (os == hs && oe == he) {
+			d->holes[i] = d->holes[--d->nholes];
+			continue;
+		}
+		if (os == hs) {
+			d->holes[i].start = oe;
+		} else if (oe == he) {
+			d->holes[i].end = os;
+		} else {
+			d->holes[i].end = os;
+			add_hole(d, oe, he);
+		}
+		i++;
+	}
+	return filled;
+}
+
 /*
  * Sequence space this direction already sent: payload below snd_max was
  * sent before. At a capture downstream of a loss the first copy is not in
@@ -136,7 +184,7 @@ static void track_seq(struct cxd_dir *d, const struct cxd_pkt *pk)
 	uint32_t data = t->seq + ((t->flags & CX_TCP_F_SYN) ? 1U : 0U);
 	uint32_t end = data + pk->payload_bytes +
 		       ((t->flags & CX_TCP_F_FIN) ? 1U : 0U);
-	uint32_t dup;
+	uint32_t dup, fill;
 
 	if (t->flags & CX_TCP_F_RST)
 		return;
@@ -151,7 +199,12 @@ static void track_seq(struct cxd_dir *d, const struct cxd_pkt *pk)
 			dup = pk->payload_bytes;
 		d->retx_pkts++;
 		d->retx_bytes += dup;
+		fill = fill_holes(d, data, data + dup);
+		d->retx_fill_bytes += fill;
+		d->retx_dup_bytes += dup - fill;
 	}
+	if (pk->payload_bytes && seq_before(d->snd_max, data))
+		add_hole(d, d->snd_max, data);
 	if (seq_before(d->snd_max, end))
 		d->snd_max = end;
 }

@@ -17,6 +17,9 @@
 
 #include "pkt.h"
 
+/* Sequence holes remembered per direction; beyond that, fills count as duplicates. */
+#define CXD_HOLES_MAX 32
+
 /* One direction of a TCP connection, keyed by its 5-tuple as sent. */
 struct cxd_dir {
 	struct cx_flow_key key;
@@ -37,6 +40,18 @@ struct cxd_dir {
 	/* Payload below the highest sequence already sent: retransmitted (or reordered). */
 	uint64_t retx_pkts;
 	uint64_t retx_bytes;
+	/*
+	 * retx_bytes split by what the capture saw before: bytes that fill a
+	 * hole (a jump in sequence, i.e. lost upstream of the capture, or
+	 * reordered) and bytes the capture already had (spurious
+	 * retransmissions, which DSACK reports and RFC 7786 §3.1 lets the
+	 * sender take back out of its loss gauge).
+	 */
+	uint64_t retx_fill_bytes;
+	uint64_t retx_dup_bytes;
+	uint64_t holes_dropped;		/* hole bytes forgotten for lack of room */
+	uint32_t nholes;
+	struct { uint32_t start, end; } holes[CXD_HOLES_MAX];
 	uint64_t ce_pkts;
 	uint64_t ce_ip_bytes;
 	uint64_t ce_payload_pkts;

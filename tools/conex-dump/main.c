@@ -261,6 +261,9 @@ static void json_flow(struct dump_ctx *ctx, const struct cxd_dir *d)
 	       "\"pkts_c_first_n\": %" PRIu64 ", \"bytes_c_first_n\": %" PRIu64
 	       ",\n", d->c_first_pkt ? "true" : "false", cxd_acct_first_n(ctx->acct),
 	       d->first_n_done, d->c_first_n_pkts, d->c_first_n_bytes);
+	printf("   \"retx_fill_bytes\": %" PRIu64 ", \"retx_dup_bytes\": %" PRIu64
+	       ", \"holes_dropped_bytes\": %" PRIu64 ",\n", d->retx_fill_bytes,
+	       d->retx_dup_bytes, d->holes_dropped);
 	printf("   \"retx_packets\": %" PRIu64 ", \"retx_bytes\": %" PRIu64
 	       ", \"ce_packets\": %" PRIu64 ", \"ce_ip_bytes\": %" PRIu64
 	       ", \"ce_payload_packets\": %" PRIu64 ", \"ce_payload_bytes\": %"
