@@ -1,0 +1,114 @@
+/*
+ * The per-packet path: FORWARD packets to a guest go through the audit,
+ * INPUT packets (VXLAN from peers) to the tunnel counters, which never
+ * drop. No allocation and no unbounded work; sanction logs are
+ * rate-limited.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <string.h>
+#include <time.h>
+
+#include <linux/netfilter.h>
+
+#include <conex/flow.h>
+
+#include "auditor.h"
+#include "pkt.h"
+
+uint64_t aud_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64* (Vigna): the audit's drop lottery needs speed, not secrecy. */
+static uint32_t next_rand(struct auditor *a)
+{
+	uint64_t x = a->rand_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	a->rand_state = x;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+void aud_dp_resolve(struct auditor *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->cfg.n_guests; i++)
+		a->guest_ifindex[i] = if_nametoindex(a->cfg.guests[i].ifname);
+}
+
+static const struct aud_guest *guest_of(const struct auditor *a, uint32_t ifindex)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->cfg.n_guests; i++)
+		if (ifindex != 0 && a->guest_ifindex[i] == ifindex)
+			return &a->cfg.guests[i];
+	return NULL;
+}
+
+static void log_sanction(struct auditor *a, const struct cx_audit_pkt *pkt,
+			 const struct cx_audit_result *res,
+			 const struct aud_guest *g)
+{
+	char key[CX_FLOW_KEY_FORMAT_MAX];
+
+	a->st.sanction_logs++;
+	if (cx_flow_key_format(&pkt->key, key, sizeof(key)) < 0)
+		strcpy(key, "?");
+	if (res->events & CX_AUDIT_E_SANCTION_START)
+		cx_log_rl(&a->sanction_rl, pkt->now_ns, CX_LOG_NOTICE,
+			  "sanction: flow %s tenant %s (%s): under-declared by "
+			  "%llu bytes", key, g ? g->tenant : "?",
+			  g ? g->ifname : "?",
+			  (unsigned long long)res->shortfall_bytes);
+	else
+		cx_log_rl(&a->sanction_rl, pkt->now_ns, CX_LOG_NOTICE,
+			  "sanction: aggregate (unflowed traffic), packet of %s "
+			  "tenant %s (%s): shortfall %llu bytes", key,
+			  g ? g->tenant : "?", g ? g->ifname : "?",
+			  (unsigned long long)res->shortfall_bytes);
+}
+
+unsigned int aud_dp_packet(void *arg, const struct aud_nfq_pkt *p)
+{
+	struct auditor *a = arg;
+	const struct aud_guest *g;
+	struct cx_audit_result res;
+	struct cx_audit_pkt pkt;
+	int ret;
+
+	if (p->hook == NF_INET_LOCAL_IN) {
+		(void)aud_tun_packet(&a->tun, p->data, p->cap_len, p->pkt_len);
+		return NF_ACCEPT;
+	}
+	if (p->hook != NF_INET_FORWARD) {
+		a->st.other_hook++;
+		return NF_ACCEPT;
+	}
+	g = guest_of(a, p->outdev);
+	if (g == NULL)
+		a->st.unknown_outdev++;
+	ret = aud_pkt_parse(p->data, p->cap_len, p->pkt_len, &pkt);
+	if (ret < 0) {
+		/* Not a firewall: what cannot be read is counted and passed. */
+		a->st.parse_errors++;
+		return NF_ACCEPT;
+	}
+	if (ret == 1)
+		a->st.tcp_malformed++;
+	pkt.now_ns = aud_now_ns();
+	pkt.rand = next_rand(a);
+	ret = cx_audit_packet(a->audit, &pkt, &res);
+	a->st.audited++;
+	if (res.events & (CX_AUDIT_E_SANCTION_START | CX_AUDIT_E_AGG_SANCTION_START))
+		log_sanction(a, &pkt, &res, g);
+	return ret == CX_AUDIT_DROP ? NF_DROP : NF_ACCEPT;
+}

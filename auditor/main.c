@@ -1,0 +1,407 @@
+/*
+ * conex-auditor: the receiver-side ConEx audit (RFC 7713 §3.2, §5.5;
+ * CONEX.md §4) and tunnel-egress feedback (CONEX.md §6). Options, setup,
+ * loop and teardown; the decisions are conex/audit.h, the I/O nfq.c,
+ * rules.c, tunnel.c and common/ctl.c.
+ *
+ *   conex-auditor [--config FILE] [--foreground] [--debug]
+ *   conex-auditor --cleanup
+ *   conex-auditor stats [--json]
+ *
+ * Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <conex/log.h>
+
+#include "auditor.h"
+#include "common/ctl.h"
+#include "rules.h"
+
+#define EXIT_USAGE		2
+#define TICK_MS			1000
+#define RESOLVE_EVERY_NS	(5ULL * 1000000000ULL)
+#define SANCTION_LOG_BURST	10
+#define SANCTION_LOG_INTERVAL_NS	(1000000000ULL)
+/* Control socket @conex-auditor: one auditor per network namespace. */
+#define CTL_NAME		"conex-auditor"
+#define CTL_MSG_MAX		(64 * 1024)
+/* Turns of reading before the loop looks at timers and the control socket. */
+#define RX_TURNS_MAX		64
+
+static volatile sig_atomic_t stop_signal;
+
+static const char usage_text[] =
+	"usage: conex-auditor [--config FILE] [--foreground] [--debug]\n"
+	"       conex-auditor --cleanup\n"
+	"       conex-auditor stats [--json]\n"
+	"\n"
+	"Receiver-side ConEx auditor. Queues forwarded traffic to the configured\n"
+	"guest interfaces (NFQUEUE, iptables chain " AUD_CHAIN "), audits declared\n"
+	"against observed congestion per flow and drops packets of flows that\n"
+	"under-declare. Counts outer CE of VXLAN traffic from configured peers and\n"
+	"sends them authenticated feedback. SIGTERM or SIGINT removes the rules\n"
+	"and exits 0.\n"
+	"\n"
+	"  --config FILE   configuration file (default " AUD_CONFIG_DEFAULT ")\n"
+	"  --cleanup       remove rules left by a crashed instance, then exit\n"
+	"  --foreground    log to stderr instead of syslog\n"
+	"  --debug         log debug messages too\n"
+	"  --help          this text\n"
+	"\n"
+	"stats: print the running auditor's counters (--json: one JSON object).\n"
+	"\n"
+	"Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n"
+	"See conex-auditor(8) and conex-auditor.conf(5).\n";
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static char buf[CTL_MSG_MAX];
+	bool json = false;
+	int ch, ret;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "conex-auditor: stats: unexpected argument '%s'\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	ret = cxd_ctl_request(CTL_NAME, json, buf, sizeof(buf));
+	if (ret == -ENOENT) {
+		fprintf(stderr, "conex-auditor: no auditor running in this "
+			"network namespace\n");
+		return EXIT_FAILURE;
+	}
+	if (ret <= 0) {
+		fprintf(stderr, "conex-auditor: stats: %s\n",
+			ret == 0 ? "empty reply" : strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	fputs(buf, stdout);
+	return 0;
+}
+
+static void serve_ctl(struct auditor *a)
+{
+	static char buf[CTL_MSG_MAX];
+	bool json;
+	int cfd, n;
+
+	cfd = cxd_ctl_accept(a->ctl_fd, &json);
+	if (cfd < 0) {
+		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
+			cx_log_debug("control socket: %s", strerror(-cfd));
+		return;
+	}
+	n = aud_stats_format(a, aud_now_ns(), json, buf, sizeof(buf));
+	if (n < 0)
+		n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
+	cxd_ctl_reply(cfd, buf, (size_t)n);
+}
+
+/*
+ * Single-threaded loop. SIGINT/SIGTERM stay blocked except inside ppoll(),
+ * so a signal between the flag test and the sleep is not lost; a busy
+ * queue that never sleeps checks sigpending() every turn.
+ */
+static int run(struct auditor *a, const sigset_t *waitmask)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = aud_nfq_fd(a->nfq), .events = POLLIN },
+		{ .fd = a->ctl_fd, .events = POLLIN },
+	};
+	uint64_t now_ns, next_resolve_ns = 0;
+	struct timespec ts;
+	sigset_t pend;
+	int turn, ret, ms;
+
+	while (!stop_signal) {
+		for (turn = 0; turn < RX_TURNS_MAX; turn++) {
+			ret = aud_nfq_receive(a->nfq);
+			if (ret < 0) {
+				cx_log_warnx("nfqueue receive: %s", strerror(-ret));
+				return EXIT_FAILURE;
+			}
+			if (ret == 0)
+				break;
+		}
+		/* Never hold a packet while doing anything else. */
+		ret = aud_nfq_flush(a->nfq);
+		if (ret < 0) {
+			cx_log_warnx("nfqueue verdict: %s", strerror(-ret));
+			return EXIT_FAILURE;
+		}
+		now_ns = aud_now_ns();
+		aud_tun_tick(&a->tun, now_ns);
+		if (now_ns >= next_resolve_ns) {
+			aud_dp_resolve(a);
+			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
+		}
+		if (sigpending(&pend) == 0 && (sigismember(&pend, SIGINT) == 1 ||
+					       sigismember(&pend, SIGTERM) == 1))
+			ppoll(pfd, 0, &(struct timespec){ 0, 0 }, waitmask);
+		if (stop_signal)
+			break;
+		ms = turn == RX_TURNS_MAX ? 0 : aud_tun_timeout_ms(&a->tun, now_ns);
+		if (ms < 0 || ms > TICK_MS)
+			ms = TICK_MS;
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		ret = ppoll(pfd, 2, &ts, waitmask);
+		if (ret < 0 && errno != EINTR) {
+			cx_log_warn("ppoll");
+			return EXIT_FAILURE;
+		}
+		if (ret > 0 && (pfd[1].revents & POLLIN))
+			serve_ctl(a);
+	}
+	cx_log_info("signal %d: removing rules and unbinding", (int)stop_signal);
+	return 0;
+}
+
+static int install_signals(sigset_t *waitmask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &block, waitmask) < 0)
+		return -1;
+	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGTERM);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int load_config(struct aud_config *cfg, const char *path)
+{
+	char err[512];
+
+	aud_config_init(cfg);
+	if (aud_config_load(cfg, path, err, sizeof(err)) < 0 ||
+	    aud_config_check(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "conex-auditor: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void log_start(const struct auditor *a)
+{
+	unsigned int i;
+
+	cx_log_info("auditing queue %u, %s, %u guests, %u flows, %u peers, "
+		    "feedback every %llu ms, host id %u", a->cfg.queue,
+		    a->cfg.fail_open ? "fail-open" : "fail-closed",
+		    a->cfg.n_guests, a->cfg.audit.flow_capacity, a->cfg.n_peers,
+		    (unsigned long long)(a->cfg.feedback_interval_ns / 1000000ULL),
+		    a->cfg.host_id);
+	for (i = 0; i < a->cfg.n_guests; i++)
+		cx_log_info("guest %s: tenant %s%s", a->cfg.guests[i].ifname,
+			    a->cfg.guests[i].tenant,
+			    a->guest_ifindex[i] ? "" : " (interface absent for now)");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cx_siphash_key sk;
+	struct auditor *a;
+	const char *path = AUD_CONFIG_DEFAULT;
+	bool foreground = false, debug = false, cleanup = false;
+	sigset_t waitmask;
+	char err[512];
+	int ch, ret;
+
+	if (argc > 1 && strcmp(argv[1], "stats") == 0)
+		return cmd_stats(argc - 1, argv + 1);
+	while ((ch = getopt_long(argc, argv, "c:CfDh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			cleanup = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'D':
+			debug = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "conex-auditor: unexpected argument '%s'\n", argv[optind]);
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	if (cleanup) {
+		if (aud_rules_remove(err, sizeof(err)) < 0) {
+			fprintf(stderr, "conex-auditor: cleanup: %s\n", err);
+			return EXIT_FAILURE;
+		}
+		return 0;
+	}
+
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		fprintf(stderr, "conex-auditor: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	a->ctl_fd = -1;
+	a->tun.fd4 = a->tun.fd6 = -1;
+	ret = load_config(&a->cfg, path);
+	if (ret)
+		goto out_free;
+	ret = EXIT_FAILURE;
+	cx_log_init("conex-auditor", foreground, debug ? CX_LOG_DEBUG : CX_LOG_INFO);
+
+	/* The lock comes first: a second instance must not touch the rules. */
+	a->ctl_fd = cxd_ctl_listen(CTL_NAME);
+	if (a->ctl_fd == -EADDRINUSE) {
+		cx_log_warnx("another conex-auditor is already running here");
+		goto out_free;
+	}
+	if (a->ctl_fd < 0) {
+		errno = -a->ctl_fd;
+		cx_log_warn("control socket");
+		goto out_free;
+	}
+	if (install_signals(&waitmask) < 0) {
+		cx_log_warn("signals");
+		goto out_close_ctl;
+	}
+	if (sodium_init() < 0) {
+		cx_log_warnx("libsodium initialisation failed");
+		goto out_close_ctl;
+	}
+	if (getrandom(&sk, sizeof(sk), 0) != (ssize_t)sizeof(sk) ||
+	    getrandom(&a->rand_state, sizeof(a->rand_state), 0) !=
+	    (ssize_t)sizeof(a->rand_state)) {
+		cx_log_warn("getrandom");
+		goto out_close_ctl;
+	}
+	a->rand_state |= 1;	/* xorshift's one forbidden state is 0 */
+	a->start_mono_ns = aud_now_ns();
+	cx_log_ratelimit_init(&a->sanction_rl, SANCTION_LOG_BURST,
+			      SANCTION_LOG_INTERVAL_NS, a->start_mono_ns);
+	a->audit = cx_audit_new(&a->cfg.audit, &sk);
+	if (a->audit == NULL) {
+		cx_log_warn("audit tables (%zu bytes)",
+			    cx_audit_mem_size(&a->cfg.audit));
+		goto out_close_ctl;
+	}
+	ret = aud_tun_init(&a->tun, &a->cfg, realtime_ns(), a->start_mono_ns);
+	if (ret < 0) {
+		errno = -ret;
+		cx_log_warn("tunnel feedback sockets");
+		ret = EXIT_FAILURE;
+		goto out_fini_tun;
+	}
+	ret = EXIT_FAILURE;
+	a->nfq = calloc(1, sizeof(*a->nfq));
+	if (a->nfq == NULL) {
+		cx_log_warnx("out of memory");
+		goto out_fini_tun;
+	}
+	aud_dp_resolve(a);
+	ch = aud_nfq_open(a->nfq, a->cfg.queue, a->cfg.fail_open, aud_dp_packet, a);
+	if (ch < 0) {
+		cx_log_warnx("bind NFQUEUE %u: %s", a->cfg.queue, strerror(-ch));
+		goto out_close_nfq;
+	}
+	/* Removes what a crashed instance left, then installs. */
+	if (aud_rules_install(&a->cfg, err, sizeof(err)) < 0) {
+		cx_log_warnx("rules: %s", err);
+		goto out_close_nfq;
+	}
+	log_start(a);
+	/* The line tests and scripts wait for: always on stderr. */
+	fprintf(stderr, "conex-auditor: ready on queue %u\n", a->cfg.queue);
+	fflush(stderr);
+
+	ret = run(a, &waitmask);
+
+	/* Reverse order: no new packets, then the queue goes. */
+	if (aud_rules_remove(err, sizeof(err)) < 0) {
+		cx_log_warnx("removing rules: %s", err);
+		ret = EXIT_FAILURE;
+	}
+out_close_nfq:
+	aud_nfq_close(a->nfq);
+	free(a->nfq);
+out_fini_tun:
+	aud_tun_fini(&a->tun);
+	cx_audit_free(a->audit);
+out_close_ctl:
+	close(a->ctl_fd);
+out_free:
+	free(a);
+	return ret;
+}
