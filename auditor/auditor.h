@@ -10,7 +10,7 @@
 #include <conex/log.h>
 
 #include "config.h"
-#include "nfq.h"
+#include "common/nfq.h"
 #include "tunnel.h"
 
 struct aud_dp_stats {
@@ -26,7 +26,7 @@ struct auditor {
 	struct aud_config cfg;
 	unsigned int guest_ifindex[AUD_GUESTS_MAX];	/* 0: not resolved */
 	struct cx_audit *audit;
-	struct aud_nfq *nfq;
+	struct cxd_nfq *nfq;
 	struct aud_tun tun;
 	struct aud_dp_stats st;
 	struct cx_log_ratelimit sanction_rl;
@@ -38,7 +38,8 @@ struct auditor {
 uint64_t aud_now_ns(void);
 
 /* The NFQUEUE callback (datapath.c). */
-unsigned int aud_dp_packet(void *arg, const struct aud_nfq_pkt *p);
+unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
+			   struct cxd_nfq_mark *mark);
 
 /* Map guest interfaces to ifindexes (they may appear after start). */
 void aud_dp_resolve(struct auditor *a);

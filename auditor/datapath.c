@@ -77,7 +77,8 @@ static void log_sanction(struct auditor *a, const struct cx_audit_pkt *pkt,
 			  (unsigned long long)res->shortfall_bytes);
 }
 
-unsigned int aud_dp_packet(void *arg, const struct aud_nfq_pkt *p)
+unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
+			   struct cxd_nfq_mark *mark)
 {
 	struct auditor *a = arg;
 	const struct aud_guest *g;
@@ -85,6 +86,7 @@ unsigned int aud_dp_packet(void *arg, const struct aud_nfq_pkt *p)
 	struct cx_audit_pkt pkt;
 	int ret;
 
+	(void)mark;	/* the audit passes or drops, it never steers */
 	if (p->hook == NF_INET_LOCAL_IN) {
 		(void)aud_tun_packet(&a->tun, p->data, p->cap_len, p->pkt_len);
 		return NF_ACCEPT;

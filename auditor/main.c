@@ -1,7 +1,7 @@
 /*
  * conex-auditor: the receiver-side ConEx audit (RFC 7713 §3.2, §5.5;
  * CONEX.md §4) and tunnel-egress feedback (CONEX.md §6). Options, setup,
- * loop and teardown; the decisions are conex/audit.h, the I/O nfq.c,
+ * loop and teardown; the decisions are conex/audit.h, the I/O common/nfq.c,
  * rules.c, tunnel.c and common/ctl.c.
  *
  *   conex-auditor [--config FILE] [--foreground] [--debug]
@@ -142,7 +142,7 @@ static void serve_ctl(struct auditor *a)
 static int run(struct auditor *a, const sigset_t *waitmask)
 {
 	struct pollfd pfd[2] = {
-		{ .fd = aud_nfq_fd(a->nfq), .events = POLLIN },
+		{ .fd = cxd_nfq_fd(a->nfq), .events = POLLIN },
 		{ .fd = a->ctl_fd, .events = POLLIN },
 	};
 	uint64_t now_ns, next_resolve_ns = 0;
@@ -152,7 +152,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 
 	while (!stop_signal) {
 		for (turn = 0; turn < RX_TURNS_MAX; turn++) {
-			ret = aud_nfq_receive(a->nfq);
+			ret = cxd_nfq_receive(a->nfq);
 			if (ret < 0) {
 				cx_log_warnx("nfqueue receive: %s", strerror(-ret));
 				return EXIT_FAILURE;
@@ -161,7 +161,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 				break;
 		}
 		/* Never hold a packet while doing anything else. */
-		ret = aud_nfq_flush(a->nfq);
+		ret = cxd_nfq_flush(a->nfq);
 		if (ret < 0) {
 			cx_log_warnx("nfqueue verdict: %s", strerror(-ret));
 			return EXIT_FAILURE;
@@ -264,6 +264,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cxd_nfq_config nfq_cfg;
 	struct cx_siphash_key sk;
 	struct auditor *a;
 	const char *path = AUD_CONFIG_DEFAULT;
@@ -371,7 +372,10 @@ int main(int argc, char **argv)
 		goto out_fini_tun;
 	}
 	aud_dp_resolve(a);
-	ch = aud_nfq_open(a->nfq, a->cfg.queue, a->cfg.fail_open, aud_dp_packet, a);
+	cxd_nfq_config_default(&nfq_cfg);
+	nfq_cfg.queue_first = a->cfg.queue;
+	nfq_cfg.fail_open = a->cfg.fail_open;
+	ch = cxd_nfq_open(a->nfq, &nfq_cfg, aud_dp_packet, a);
 	if (ch < 0) {
 		cx_log_warnx("bind NFQUEUE %u: %s", a->cfg.queue, strerror(-ch));
 		goto out_close_nfq;
@@ -394,7 +398,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 out_close_nfq:
-	aud_nfq_close(a->nfq);
+	cxd_nfq_close(a->nfq);
 	free(a->nfq);
 out_fini_tun:
 	aud_tun_fini(&a->tun);

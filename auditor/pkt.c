@@ -61,6 +61,10 @@ static int parse_l4(const uint8_t *p, size_t cap_len, size_t off,
 			out->flags |= CX_AUDIT_P_FIN;
 		if (tcp.flags & CX_TCP_F_RST)
 			out->flags |= CX_AUDIT_P_RST;
+		if (tcp.opt.present & CX_TCP_OPT_F_TS) {
+			out->flags |= CX_AUDIT_P_TS;
+			out->tsval = tcp.opt.tsval;
+		}
 		return 0;
 	}
 	if (proto == IPPROTO_UDP) {

@@ -73,6 +73,8 @@ static void audit_counters(struct out *o, const struct cx_audit_counters *c)
 	kv(o, "agg_loss_bytes", c->agg_loss_bytes);
 	kv(o, "self_drop_refills", c->self_drop_refills);
 	kv(o, "holes_capped", c->holes_capped);
+	kv(o, "seq_jumps", c->seq_jumps);
+	kv(o, "reorder_bytes", c->reorder_bytes);
 	/* Anomalies. */
 	kv(o, "x0_with_flags", c->x0_with_flags);
 	kv(o, "reserved_set", c->reserved_set);
@@ -101,7 +103,7 @@ static void audit_counters(struct out *o, const struct cx_audit_counters *c)
 	kv(o, "sources_live", c->sources_live);
 }
 
-static void nfq_counters(struct out *o, const struct aud_nfq_stats *s)
+static void nfq_counters(struct out *o, const struct cxd_nfq_stats *s)
 {
 	kv(o, "nfq_packets", s->packets);
 	kv(o, "nfq_bytes", s->bytes);

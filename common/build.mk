@@ -1,9 +1,19 @@
 # common: support code the daemons share that does I/O, so it stays out of
-# the pure libconex (control socket, configuration files). Included by the
-# top-level Makefile before the daemons' build.mk files, which link
-# $(COMMON_OBJS) and compile with $(COMMON_CPPFLAGS) to include
+# the pure libconex (control socket, configuration files, NFQUEUE). Included
+# by the top-level Makefile before the daemons' and bench's build.mk files,
+# which link $(COMMON_OBJS) and compile with $(COMMON_CPPFLAGS) to include
 # "common/<name>.h".
+#
+# $(COMMON_OBJS) is an archive: a program pulls only the members it uses, so
+# only the NFQUEUE users (auditor, policer, bench) need -lnetfilter_queue
+# -lmnl, and a daemon without a queue links as before.
 COMMON_DIR      := $(O)/common
-COMMON_SRCS     := ctl.c conffile.c
-COMMON_OBJS     := $(COMMON_SRCS:%.c=$(COMMON_DIR)/%.o)
+COMMON_SRCS     := ctl.c conffile.c nfq.c
+COMMON_MEMBERS  := $(COMMON_SRCS:%.c=$(COMMON_DIR)/%.o)
+COMMON_OBJS     := $(COMMON_DIR)/libcxd.a
 COMMON_CPPFLAGS := -iquote .
+
+$(COMMON_OBJS): $(COMMON_MEMBERS)
+	$(call msg,AR,$@)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^

@@ -87,6 +87,7 @@
 #define BAL_MAX ((int64_t)1 << 52)
 /* Sequence lengths beyond this are not believed: half the space is 2^31. */
 #define SEQ_LEN_MAX (1U << 30)
+#define SEQ_LIN_HALF (1U << 31)
 
 struct bal {
 	int64_t credit;		/* sum(C) - observed */
@@ -97,14 +98,54 @@ struct bal {
 
 /*
  * Sequence state of one flow. tag != 0 says rcv_max is valid; in the
- * sketch it also names the owner. Invariants: hole_bytes <= cap,
- * self_dropped_bytes <= hole_bytes.
+ * sketch it also names the owner.
+ *
+ * Holes are kept as ranges, so that only a retransmission that lands in
+ * a hole counts as loss: a duplicate of data that did arrive (a spurious
+ * retransmission, e.g. go-back-N after an RTO, which an honest marker
+ * takes back from L on DSACK, RFC 7786 §3.1) fills nothing even while
+ * another hole is outstanding. A range is [start, start + span) holding
+ * bytes <= span missing bytes, self of them dropped by the audit itself.
+ * Ranges are sorted by start, below rcv_max, disjoint. With more holes than
+ * SEQ_HOLES, the two nearest ranges merge: the merged range is no longer
+ * exact (bytes < span), so a duplicate of the data between them may then
+ * count as loss, but never more than the bytes the range holds, so the
+ * error is bounded by real holes. Invariants: hole_bytes = sum of bytes
+ * <= cap, self <= bytes <= span for each range.
+ *
+ * Reordering is not loss. A packet overtaken by a later one (the testbed's
+ * two CPUs reorder GSO bursts; so do multipath fabrics) fills its hole
+ * without any retransmission; a retransmission is sent after the packet
+ * that opened the hole, at least a loss-detection time later. So a fill
+ * whose TSval (RFC 7323 §3) is not after the opener's, arriving within
+ * reorder_window_ns of the hole, is counted as reordering. A sender that
+ * forges old TSvals on retransmissions could hide losses that way only by
+ * retransmitting within the window; without timestamps every fill counts.
  */
+#define SEQ_HOLES 4
+
+struct hole {
+	uint32_t start;
+	uint32_t span;
+	uint32_t bytes;
+	uint32_t self;
+	uint32_t tsval;		/* of the packet that opened it, if HOLE_TS */
+	uint32_t born;		/* when it opened (TICK_SHIFT units) | HOLE_TS */
+};
+
+#define HOLE_TS		1U	/* tsval valid */
+/*
+ * Hole ages in units of 2^20 ns (about 1.05 ms), kept in the upper 31
+ * bits of born: wraps after 26 days, far beyond any hole's life.
+ */
+#define TICK_SHIFT	20
+
 struct seqtrack {
 	uint32_t rcv_max;
-	uint32_t hole_bytes;
-	uint32_t self_dropped_bytes;
 	uint32_t tag;
+	uint32_t hole_bytes;
+	uint32_t n;		/* ranges in use */
+	struct hole h[SEQ_HOLES];
 };
 
 struct flow {
@@ -112,10 +153,17 @@ struct flow {
 	struct seqtrack seq;
 	uint32_t flags;		/* CX_AUDIT_F_* */
 	uint64_t dropped_bytes;
+	uint64_t reported_bytes;	/* its share of the source's live_bytes */
 };
 
+/*
+ * debt_bytes: debt of the source's ended flows, taken by its next flow.
+ * live_bytes: the sum of the shortfalls of its flows still in the table,
+ * which a new flow of the source also starts with (see flow_create).
+ */
 struct source {
 	uint64_t debt_bytes;
+	uint64_t live_bytes;
 };
 
 struct cx_audit {
@@ -143,6 +191,7 @@ void cx_audit_cfg_default(struct cx_audit_cfg *cfg)
 		.sanction_scale_bytes = CX_AUDIT_SCALE_DEFAULT,
 		.slack_bytes = CX_AUDIT_SLACK_DEFAULT,
 		.reecho_allowance_ns = CX_AUDIT_ALLOWANCE_DEFAULT_NS,
+		.reorder_window_ns = CX_AUDIT_REORDER_DEFAULT_NS,
 	};
 }
 
@@ -165,6 +214,8 @@ int cx_audit_cfg_check(const struct cx_audit_cfg *cfg)
 	if (cfg->sanction_scale_bytes < 1)
 		return -EINVAL;
 	if (cfg->slack_bytes > CX_AUDIT_SLACK_MAX)
+		return -EINVAL;
+	if (cfg->reorder_window_ns > CX_AUDIT_REORDER_MAX_NS)
 		return -EINVAL;
 	if (cfg->reecho_allowance_ns < CX_AUDIT_ALLOWANCE_MIN_NS ||
 	    cfg->reecho_allowance_ns > CX_AUDIT_ALLOWANCE_MAX_NS)
@@ -229,7 +280,9 @@ static bool source_can_evict(const struct cx_flow_key *k, const void *value,
 {
 	(void)k;
 	(void)arg;
-	return !((const struct source *)value)->debt_bytes;
+	const struct source *src = value;
+
+	return !src->debt_bytes && !src->live_bytes;
 }
 
 struct cx_audit *cx_audit_new(const struct cx_audit_cfg *cfg,
@@ -421,29 +474,191 @@ static uint32_t seq_len(const struct cx_audit_pkt *p)
 	       !!(p->flags & CX_AUDIT_P_FIN);
 }
 
-static void hole_add(struct cx_audit *a, struct seqtrack *s, uint32_t bytes)
+/* Merge ranges i and i + 1 (sorted, disjoint). */
+static void hole_merge(struct seqtrack *s, uint32_t i)
 {
-	uint32_t cap = a->cfg.hole_cap_bytes;
+	struct hole *lo = &s->h[i], *hi = &s->h[i + 1];
 
-	if (bytes > cap - s->hole_bytes) {
-		s->hole_bytes = cap;
+	lo->span = hi->start + hi->span - lo->start;
+	lo->bytes += hi->bytes;
+	lo->self += hi->self;
+	lo->born &= hi->born | ~HOLE_TS;
+	memmove(hi, hi + 1, (s->n - i - 2) * sizeof(*hi));
+	s->n--;
+}
+
+/*
+ * A new hole [start, start + len) at the old rcv_max, so above every
+ * range; self of its bytes are the audit's own drops. Capped so that a
+ * burst of forged holes cannot create unbounded apparent loss: the lowest
+ * part is kept, where retransmissions come first. Joins the last range if
+ * adjacent; with every slot in use, the two nearest ranges (the new one
+ * included) merge.
+ */
+static void hole_add(struct cx_audit *a, struct seqtrack *s, uint32_t start,
+		     uint32_t len, uint32_t self, const struct cx_audit_pkt *p)
+{
+	uint32_t ts = p->flags & CX_AUDIT_P_TS ? HOLE_TS : 0;
+	uint32_t room = a->cfg.hole_cap_bytes - s->hole_bytes;
+	uint32_t i, best = 0, gap, best_gap = UINT32_MAX;
+	struct hole *last;
+
+	if (len > room) {
+		len = room;
+		self = CX_MIN(self, len);
 		a->c.holes_capped++;
 		a->res->events |= CX_AUDIT_E_HOLE_CAPPED;
+	}
+	if (!len)
+		return;
+	s->hole_bytes += len;
+	if (s->n == SEQ_HOLES) {
+		for (i = 0; i + 1 < s->n; i++) {
+			gap = s->h[i + 1].start - (s->h[i].start + s->h[i].span);
+			if (gap < best_gap) {
+				best_gap = gap;
+				best = i;
+			}
+		}
+	}
+	last = s->n ? &s->h[s->n - 1] : NULL;
+	if (last && (last->start + last->span == start ||
+		     (s->n == SEQ_HOLES &&
+		      start - (last->start + last->span) <= best_gap))) {
+		last->span = start + len - last->start;
+		last->bytes += len;
+		last->self += self;
+		last->born &= ts | ~HOLE_TS;
 		return;
 	}
-	s->hole_bytes += bytes;
+	if (s->n == SEQ_HOLES)
+		hole_merge(s, best);
+	s->h[s->n++] = (struct hole){ .start = start, .span = len,
+				      .bytes = len, .self = self,
+				      .tsval = p->tsval,
+				      .born = (uint32_t)(p->now_ns >> TICK_SHIFT) << 1 | ts };
+}
+
+/* Sent no later than the hole's opener, and soon after it: reordering. */
+static bool reordered(const struct cx_audit *a, const struct hole *h,
+		      const struct cx_audit_pkt *p, uint32_t now)
+{
+	uint32_t age = (now - (h->born >> 1)) & (UINT32_MAX >> 1);
+
+	if (!(h->born & HOLE_TS) || !(p->flags & CX_AUDIT_P_TS))
+		return false;
+	if ((int32_t)(p->tsval - h->tsval) > 0)
+		return false;
+	return (uint64_t)age << TICK_SHIFT <= a->cfg.reorder_window_ns;
+}
+
+static void hole_remove(struct seqtrack *s, uint32_t i)
+{
+	memmove(&s->h[i], &s->h[i + 1], (s->n - i - 1) * sizeof(s->h[0]));
+	s->n--;
+}
+
+/*
+ * Sequence numbers as distances on a line that ends at rcv_max: lin(x)
+ * is in [0, 2^31] for x at most 2^31 below rcv_max, where every range
+ * lies (older ones are forgotten, see seq_forget).
+ */
+static uint32_t lin(const struct seqtrack *s, uint32_t x)
+{
+	return x - (s->rcv_max - SEQ_LIN_HALF);
+}
+
+/*
+ * [seq, seq + len) arrived, all of it at or below rcv_max: take it out of
+ * the ranges it meets. Returns the loss it reveals: the bytes it filled,
+ * less the audit's own drops (taken first: where a merged range's own
+ * drops lie is not known) and less reordering.
+ */
+static uint32_t hole_fill(struct cx_audit *a, struct seqtrack *s,
+			  uint32_t seq, uint32_t len,
+			  const struct cx_audit_pkt *p)
+{
+	uint32_t i = 0, loss = 0, qa = lin(s, seq), qb = qa + len;
+	uint32_t now = (uint32_t)(p->now_ns >> TICK_SHIFT);
+
+	if (qb < qa || qb > SEQ_LIN_HALF)
+		return 0;	/* more than 2^31 behind: no range there */
+	while (i < s->n) {
+		struct hole *h = &s->h[i];
+		uint32_t ha = lin(s, h->start), hb = ha + h->span;
+		uint32_t x = CX_MAX(ha, qa), y = CX_MIN(hb, qb);
+		uint32_t ov, f, d, before = h->bytes;
+
+		if (x >= y) {
+			i++;
+			continue;
+		}
+		ov = y - x;
+		f = CX_MIN(ov, h->bytes);
+		d = CX_MIN(f, h->self);
+		h->self -= d;
+		a->c.self_drop_refills += d;
+		if (reordered(a, h, p, now)) {
+			a->c.reorder_bytes += f - d;
+			d = f;
+		}
+		loss += f - d;
+		if (h->bytes == h->span && x > ha && y < hb &&
+		    s->n < SEQ_HOLES) {
+			/* An exact range split in two, both exact. */
+			struct hole hi = *h;
+
+			hi.start = h->start + (y - ha);
+			hi.span = hi.bytes = hb - y;
+			h->span = h->bytes = x - ha;
+			hi.self = h->self > h->span ? h->self - h->span : 0;
+			hi.self = CX_MIN(hi.self, hi.bytes);
+			h->self = CX_MIN(h->self, h->span);
+			memmove(&s->h[i + 2], &s->h[i + 1],
+				(s->n - i - 1) * sizeof(*h));
+			s->h[i + 1] = hi;
+			s->n++;
+			s->hole_bytes -= ov;
+			i += 2;
+			continue;
+		}
+		h->bytes -= f;
+		if (x == ha) {
+			h->start += y - ha;
+			h->span = hb - y;
+		} else if (y == hb) {
+			h->span = x - ha;
+		}
+		h->bytes = CX_MIN(h->bytes, h->span);
+		h->self = CX_MIN(h->self, h->bytes);
+		s->hole_bytes -= before - h->bytes;
+		if (!h->bytes)
+			hole_remove(s, i);
+		else
+			i++;
+	}
+	return loss;
+}
+
+/* Ranges that fell more than 2^30 below rcv_max will not be filled. */
+static void seq_forget(struct seqtrack *s)
+{
+	while (s->n && lin(s, s->h[0].start) < SEQ_LIN_HALF - SEQ_LEN_MAX) {
+		s->hole_bytes -= s->h[0].bytes;
+		hole_remove(s, 0);
+	}
 }
 
 /*
  * A packet that passes. Returns the loss bytes it reveals: the part of it
- * below rcv_max fills outstanding holes, except what the audit itself
- * dropped (RFC 9293 §3.4 sequence arithmetic, modulo 2^32). A new tag
- * (first packet, or a new owner of a sketch cell) starts afresh.
+ * below rcv_max that fills holes, except what the audit itself dropped
+ * (RFC 9293 §3.4 sequence arithmetic, modulo 2^32). A new tag (first
+ * packet, or a new owner of a sketch cell) starts afresh.
  */
 static uint32_t seq_pass(struct cx_audit *a, struct seqtrack *s, uint32_t tag,
 			 const struct cx_audit_pkt *p)
 {
-	uint32_t len = seq_len(p), end = p->seq + len, fill, f, d;
+	uint32_t len = seq_len(p), end = p->seq + len, loss = 0;
 
 	if (!len)
 		return 0;
@@ -452,46 +667,44 @@ static uint32_t seq_pass(struct cx_audit *a, struct seqtrack *s, uint32_t tag,
 		return 0;
 	}
 	if (seq_after(end, s->rcv_max)) {
-		if (seq_after(p->seq, s->rcv_max)) {
-			hole_add(a, s, p->seq - s->rcv_max);
-			fill = 0;
-		} else {
-			fill = s->rcv_max - p->seq;
+		if (end - s->rcv_max > SEQ_LEN_MAX) {
+			/* Beyond any TCP window (RFC 7323 §2.3: 2^30):
+			 * forged; it must not wipe the holes it jumps. */
+			a->c.seq_jumps++;
+			return 0;
 		}
+		if (seq_after(p->seq, s->rcv_max))
+			hole_add(a, s, s->rcv_max, p->seq - s->rcv_max, 0, p);
+		else if (p->seq != s->rcv_max)
+			loss = hole_fill(a, s, p->seq, s->rcv_max - p->seq, p);
 		s->rcv_max = end;
+		seq_forget(s);
 	} else {
-		fill = len;
+		loss = hole_fill(a, s, p->seq, len, p);
 	}
-	f = CX_MIN(fill, s->hole_bytes);
-	d = CX_MIN(f, s->self_dropped_bytes);
-	s->hole_bytes -= f;
-	s->self_dropped_bytes -= d;
-	a->c.self_drop_refills += d;
-	return f - d;
+	return loss;
 }
 
 /*
  * A packet the audit drops: what it would have added above rcv_max is a
- * hole now, and its own bytes are marked self-dropped, so their refill is
- * not loss. A dropped refill changes nothing: that hole stays outstanding.
+ * hole now, its own bytes marked self-dropped, so their refill is not
+ * loss. A dropped refill changes nothing: that hole stays outstanding.
  */
 static void seq_drop(struct cx_audit *a, struct seqtrack *s, uint32_t tag,
 		     const struct cx_audit_pkt *p)
 {
-	uint32_t len = seq_len(p), end = p->seq + len, own;
+	uint32_t len = seq_len(p), end = p->seq + len, from = s->rcv_max;
 
-	if (!len || s->tag != tag || !seq_after(end, s->rcv_max))
+	if (!len || s->tag != tag || !seq_after(end, s->rcv_max) ||
+	    end - s->rcv_max > SEQ_LEN_MAX)
 		return;
 	if (seq_after(p->seq, s->rcv_max)) {
-		hole_add(a, s, p->seq - s->rcv_max);
-		own = len;
-	} else {
-		own = end - s->rcv_max;
+		hole_add(a, s, s->rcv_max, p->seq - s->rcv_max, 0, p);
+		from = p->seq;
 	}
-	hole_add(a, s, own);
-	s->self_dropped_bytes = CX_MIN(s->self_dropped_bytes + own,
-				       s->hole_bytes);
+	hole_add(a, s, from, end - from, end - from, p);
 	s->rcv_max = end;
+	seq_forget(s);
 }
 
 /* Returns the RFC 7713 §2.1 class after the anomaly checks. */
@@ -576,6 +789,7 @@ static struct flow *flow_create(struct cx_audit *a,
 	struct cx_flow_key sk;
 	struct source *src;
 	struct flow *f;
+	uint64_t debt;
 	void *v;
 	int sret, ret;
 
@@ -602,10 +816,18 @@ static struct flow *flow_create(struct cx_audit *a,
 	bal_init(&f->bal, p->now_ns / a->slot_ns);
 	a->c.flows_created++;
 	a->res->events |= CX_AUDIT_E_FLOW_NEW;
-	if (src->debt_bytes) {
-		f->bal.credit = bal_sub(0, src->debt_bytes);
+	/*
+	 * Whitewashing (RFC 7713 §5.5): a new flow starts with its source's
+	 * debt, both that of ended flows (moved) and the shortfall of flows
+	 * still open (copied: a sender that abandons a sanctioned flow for a
+	 * new 5-tuple owes it on the new one; one that keeps both pays on
+	 * both, which only a source already under-declaring can incur).
+	 */
+	debt = sat_add(src->debt_bytes, src->live_bytes);
+	if (debt) {
+		f->bal.credit = bal_sub(0, debt);
 		a->c.debt_inherited++;
-		a->c.debt_inherited_bytes += src->debt_bytes;
+		a->c.debt_inherited_bytes += debt;
 		a->res->events |= CX_AUDIT_E_DEBT_INHERITED;
 		src->debt_bytes = 0;
 	}
@@ -640,6 +862,31 @@ static void agg_sanction_state(struct cx_audit *a, uint64_t short_bytes)
 }
 
 /*
+ * Keep the source's live_bytes equal to the sum of its flows' shortfalls.
+ * Only flows that have or had a shortfall pay for the lookup.
+ */
+static void flow_report(struct cx_audit *a, struct flow *f,
+			const struct cx_audit_pkt *p, uint64_t short_bytes)
+{
+	struct cx_flow_key sk;
+	struct source *src;
+	void *v;
+
+	if (short_bytes == f->reported_bytes)
+		return;
+	source_key(&sk, p->src, p->key.family);
+	if (cx_flowtable_insert(a->sources, &sk, &v) == -ENOSPC) {
+		a->c.source_full++;
+		a->res->events |= CX_AUDIT_E_SOURCE_FULL;
+		return;
+	}
+	src = v;
+	src->live_bytes -= CX_MIN(src->live_bytes, f->reported_bytes);
+	src->live_bytes = sat_add(src->live_bytes, short_bytes);
+	f->reported_bytes = short_bytes;
+}
+
+/*
  * The verdict is taken on the balances including this packet's
  * declarations and CE; the loss its sequence reveals counts from the next
  * packet on (it only becomes known once the packet is let through).
@@ -663,6 +910,7 @@ static int flow_audit(struct cx_audit *a, struct flow *f,
 		f->dropped_bytes += p->ip_bytes;
 		a->c.flow_drops++;
 		flow_sanction_state(a, f, short_bytes);
+		flow_report(a, f, p, short_bytes);
 		a->res->reason = CX_AUDIT_R_FLOW_SANCTION;
 		a->res->shortfall_bytes = short_bytes;
 		return CX_AUDIT_DROP;
@@ -674,6 +922,7 @@ static int flow_audit(struct cx_audit *a, struct flow *f,
 	}
 	short_bytes = shortfall(a, &f->bal);
 	flow_sanction_state(a, f, short_bytes);
+	flow_report(a, f, p, short_bytes);
 	a->res->reason = CX_AUDIT_R_FLOW;
 	a->res->shortfall_bytes = short_bytes;
 	return CX_AUDIT_PASS;
@@ -743,7 +992,7 @@ static void flow_end(struct cx_audit *a, struct flow *f,
 	struct source *src;
 	void *v;
 
-	if (debt) {
+	if (debt || f->reported_bytes) {
 		source_key(&sk, p->src, p->key.family);
 		if (cx_flowtable_insert(a->sources, &sk, &v) == -ENOSPC) {
 			if (!(f->flags & CX_AUDIT_F_ENDED)) {
@@ -754,10 +1003,13 @@ static void flow_end(struct cx_audit *a, struct flow *f,
 			return;
 		}
 		src = v;
-		src->debt_bytes = sat_add(src->debt_bytes, debt);
-		a->c.debt_to_source++;
-		a->c.debt_to_source_bytes += debt;
-		a->res->events |= CX_AUDIT_E_DEBT_TO_SOURCE;
+		src->live_bytes -= CX_MIN(src->live_bytes, f->reported_bytes);
+		if (debt) {
+			src->debt_bytes = sat_add(src->debt_bytes, debt);
+			a->c.debt_to_source++;
+			a->c.debt_to_source_bytes += debt;
+			a->res->events |= CX_AUDIT_E_DEBT_TO_SOURCE;
+		}
 	}
 	cx_flowtable_delete(a->flows, &p->key);
 	a->c.flows_ended++;

@@ -143,6 +143,7 @@ static void test_cfg(void **state)
 		F(slack_bytes, (1ULL << 32) + 1),
 		F(reecho_allowance_ns, 6),
 		F(reecho_allowance_ns, 61ULL * 1000 * MS),
+		F(reorder_window_ns, 1001ULL * MS),
 #undef F
 	};
 	struct cx_audit_cfg cfg, c2;
@@ -173,7 +174,7 @@ static void test_cfg(void **state)
 	/* One record is a flow-table entry: more than the 40-byte key, and
 	 * small enough for a million flows in a few hundred MB. */
 	assert_true(cx_audit_mem_per_flow(&cfg) > sizeof(struct cx_flow_key));
-	assert_true(cx_audit_mem_per_flow(&cfg) <= 256);
+	assert_true(cx_audit_mem_per_flow(&cfg) <= 288);
 	assert_true(cx_audit_mem_size(&cfg) >=
 		    cx_audit_mem_per_flow(&cfg) * cfg.flow_capacity / 2);
 	a = cx_audit_new(&cfg, &sk);
@@ -421,19 +422,43 @@ static void test_sequence(void **state)
 				   { 1100, 100, 100, 100 }, { 1200, 100, 200, 0 } } },
 		{ "duplicate, no hole", { { 1000, 100, 0, 0 }, { 1000, 100, 0, 0 },
 					  { 1100, 50, 0, 0 } } },
-		/* Hole positions are not kept: the part below rcv_max fills
-		 * up to the outstanding total (an honest L covers it all). */
+		/* Only the part that lands in the hole fills it. */
 		{ "partial overlap", { { 1000, 100, 0, 0 }, { 1200, 100, 0, 100 },
-				       { 1150, 200, 100, 0 } } },
+				       { 1150, 200, 50, 50 }, { 1100, 50, 100, 0 } } },
+		/* Spurious retransmissions fill nothing, even while another
+		 * hole is outstanding (go-back-N after an RTO). */
+		{ "duplicates beside a hole", { { 1000, 100, 0, 0 },
+						{ 1200, 100, 0, 100 },
+						{ 1000, 100, 0, 100 },
+						{ 1200, 100, 0, 100 },
+						{ 1100, 100, 100, 0 } } },
+		{ "fill in the middle splits", { { 1000, 100, 0, 0 },
+						 { 1400, 100, 0, 300 },
+						 { 1200, 100, 100, 200 },
+						 { 1200, 100, 100, 200 },
+						 { 1100, 100, 200, 100 },
+						 { 1300, 100, 300, 0 } } },
+		/* Five holes in four ranges: the nearest two merge, and a
+		 * duplicate of the data between them counts, bounded by the
+		 * bytes the merged range holds. */
+		{ "more holes than ranges", { { 1000, 100, 0, 0 }, { 1200, 100, 0, 100 },
+					      { 1400, 100, 0, 200 }, { 1600, 100, 0, 300 },
+					      { 1800, 100, 0, 400 }, { 2000, 100, 0, 500 },
+					      { 1800, 100, 100, 400 }, { 1100, 100, 200, 300 } } },
 		{ "wrap", { { 0xffffff00u, 0x80, 0, 0 }, { 0x40, 0x10, 0, 0xc0 },
 			    { 0xffffff80u, 0x80, 0x80, 0x40 },
 			    { 0x0, 0x40, 0xc0, 0 } } },
-		{ "forged jump capped", { { 1000, 100, 0, 0 },
-					  { 0x70000000u, 100, 0, CX_AUDIT_HOLE_CAP_DEFAULT },
-					  { 1100, 0x40000001u, 0, CX_AUDIT_HOLE_CAP_DEFAULT },
-					  { 1100, 60000, 60000, CX_AUDIT_HOLE_CAP_DEFAULT - 60000 } } },
+		{ "jump capped", { { 1000, 100, 0, 0 },
+				   { 0x30000000u, 100, 0, CX_AUDIT_HOLE_CAP_DEFAULT },
+				   { 1100, 0x40000001u, 0, CX_AUDIT_HOLE_CAP_DEFAULT },
+				   { 1100, 60000, 60000, CX_AUDIT_HOLE_CAP_DEFAULT - 60000 } } },
+		/* Beyond any window: ignored, the holes it jumps stay. */
+		{ "forged jump ignored", { { 1000, 100, 0, 0 }, { 1200, 100, 0, 100 },
+					   { 0x70000000u, 100, 0, 100 },
+					   { 1100, 100, 100, 0 } } },
 		{ "far behind", { { 0x80001000u, 100, 0, 0 }, { 0x800010c8u, 100, 0, 100 },
-				  { 0x10001000u, 100, 100, 0 } } },
+				  { 0x10001000u, 100, 0, 100 },
+				  { 0x80001064u, 100, 100, 0 } } },
 	};
 	size_t i, j;
 
@@ -456,6 +481,79 @@ static void test_sequence(void **state)
 			expect_ret(v[i].name, (int)info(a, &k).hole_bytes,
 				   (int)st->hole);
 		}
+		cx_audit_free(a);
+	}
+}
+
+/* One TCP packet with a Timestamps option. */
+static void send_ts(struct cx_audit *a, const struct cx_flow_key *k,
+		    uint8_t sig, uint32_t seq, uint32_t tsval, uint64_t now_ns)
+{
+	struct cx_audit_result res;
+	struct cx_audit_pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.key = *k;
+	memcpy(p.src, k->saddr, sizeof(p.src));
+	p.now_ns = now_ns;
+	p.ip_bytes = IPB;
+	p.seq = seq;
+	p.payload_bytes = PAYLOAD;
+	p.flags = CX | CX_AUDIT_P_TCP | CX_AUDIT_P_TS;
+	p.tsval = tsval;
+	p.sig = sig;
+	assert_int_equal(cx_audit_packet(a, &p, &res), CX_AUDIT_PASS);
+}
+
+/*
+ * A hole filled by a packet sent no later than the one that opened it
+ * (TSval), within the reorder window, is reordering; a later TSval, a late
+ * fill or a fill without timestamps is loss.
+ */
+static void test_reordering(void **state)
+{
+	static const struct {
+		const char *name;
+		uint32_t fill_tsval;
+		uint64_t fill_after_ns;
+		bool fill_ts;
+		uint32_t loss;
+	} v[] = {
+		{ "older tsval, soon: reordered", 99, 3 * MS, true, 0 },
+		{ "same tsval, soon: reordered", 100, 3 * MS, true, 0 },
+		{ "tsval wraps, older", 0xfffffff0u, 3 * MS, true, 0 },
+		{ "later tsval: retransmission", 101, 3 * MS, true, 2 * PAYLOAD },
+		{ "after the window: loss", 100, 12 * MS, true, 2 * PAYLOAD },
+		{ "no timestamps: loss", 100, 3 * MS, false, 2 * PAYLOAD },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		struct cx_flow_key k = key_of(1, 1000);
+		struct cx_audit *a = audit();
+		uint32_t opener_ts = v[i].fill_tsval == 0xfffffff0u ? 5 : 100;
+		uint64_t t = 10 * MS;
+		uint32_t j;
+
+		send_ts(a, &k, X | L | E | C, 1000, opener_ts - 1, t);
+		/* Two segments overtaken by the third. */
+		send_ts(a, &k, X | L | E | C, 1000 + 3 * PAYLOAD, opener_ts, t);
+		assert_int_equal(info(a, &k).hole_bytes, 2 * PAYLOAD);
+		for (j = 1; j <= 2; j++) {
+			if (v[i].fill_ts)
+				send_ts(a, &k, X | L | E | C, 1000 + j * PAYLOAD,
+					v[i].fill_tsval, t + v[i].fill_after_ns);
+			else
+				send_pkt(a, &k, X | L | E | C, CX,
+					 1000 + j * PAYLOAD, PAYLOAD,
+					 t + v[i].fill_after_ns, 0);
+		}
+		expect_ret(v[i].name, (int)counters(a).flow_loss_bytes,
+			   (int)v[i].loss);
+		expect_ret(v[i].name, (int)counters(a).reorder_bytes,
+			   (int)(2 * PAYLOAD - v[i].loss));
+		expect_ret(v[i].name, (int)info(a, &k).hole_bytes, 0);
 		cx_audit_free(a);
 	}
 }
@@ -819,6 +917,45 @@ static void make_debtor(struct cx_audit *a, const struct cx_flow_key *k,
 }
 
 /* Whitewashing: a restart under a new 5-tuple inherits the debt. */
+/*
+ * Abandoning a sanctioned flow (no FIN, no RST) for a new 5-tuple: the new
+ * flow starts with the open flow's shortfall; a clean source's second flow
+ * does not, and the share goes when the debtor ends.
+ */
+static void test_whitewash_abandon(void **state)
+{
+	struct cx_flow_key k1 = key_of(8, 6000), k2 = key_of(8, 6001);
+	struct cx_flow_key k3 = key_of(8, 6002), c1 = key_of(9, 6000);
+	struct cx_flow_key c2 = key_of(9, 6001);
+	struct cx_audit *a = audit();
+	uint64_t short1;
+	struct tx t;
+
+	(void)state;
+	send_pkt(a, &c1, X | C, CX, 1, PAYLOAD, MS, 0);
+	t = send_pkt(a, &c2, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_false(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
+
+	make_debtor(a, &k1, 200);
+	short1 = info(a, &k1).shortfall_bytes;
+	assert_true(short1 > 0);
+	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, 2 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
+	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
+	assert_int_equal(counters(a).debt_inherited_bytes, short1);
+	t = send_pkt(a, &k2, X, CX, 1 + PAYLOAD, PAYLOAD, 2 * MS, UINT32_MAX - 1);
+	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	/* The debtor declares its way out: later flows start clean. */
+	while (info(a, &k1).shortfall_bytes)
+		send_ip(a, &k1, X | C, CX, 1, 0, IPB, 3 * MS, 0);
+	while (info(a, &k2).shortfall_bytes)
+		send_ip(a, &k2, X | C, CX, 1, 0, IPB, 3 * MS, 0);
+	t = send_pkt(a, &k3, X | C, CX, 1, PAYLOAD, 3 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
+	assert_false(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
+	cx_audit_free(a);
+}
+
 static void test_whitewash(void **state)
 {
 	struct cx_flow_key k1 = key_of(6, 6000), k2 = key_of(6, 6001);
@@ -956,11 +1093,14 @@ static void test_end_pinned(void **state)
 	struct tx t;
 
 	(void)state;
-	/* One source record: 41's, clean, then replaced by 40's. */
-	make_debtor(a, &k2, 10);
+	/* One source record: 41's, clean, then replaced by 40's, which
+	 * its debt pins; 41's flow falls into debt with no record left. */
+	send_pkt(a, &k2, X | C, CX, 1, 0, MS, 0);
 	make_debtor(a, &k1, 10);
 	t = send_pkt(a, &k1, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
+	make_debtor(a, &k2, 10);
+	assert_true(counters(a).source_full > 0);
 	t = send_pkt(a, &k2, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_END_PINNED);
 	assert_false(t.res.events & CX_AUDIT_E_FLOW_END);
@@ -1003,11 +1143,13 @@ int main(void)
 		cmocka_unit_test(test_proportional),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_self_drop_not_loss),
+		cmocka_unit_test(test_reordering),
 		cmocka_unit_test(test_honest_traces),
 		cmocka_unit_test(test_cheats),
 		cmocka_unit_test(test_aggregate_repays),
 		cmocka_unit_test(test_sketch_collision),
 		cmocka_unit_test(test_whitewash),
+		cmocka_unit_test(test_whitewash_abandon),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_source_full),
 		cmocka_unit_test(test_end_pinned),

@@ -175,11 +175,16 @@ static const struct scenario scenarios[] = {
 		ACK(2000, 1, ANY, 0, 0, ANY),
 		SEND(2000, 1000, X),
 	} },
+	/* Half of each loss, in whole packets: every other loss is L. */
 	{ "cheat half: half the loss declared", { 1, 0, CX_GAUGE_HALF }, 999, {
 		SEND(1000, 400, X | C),
 		SEND(1400, 400, X),
-		SENDG(1000, 400, X | L | C, 0, 0, ANY),
-		ACK(1400, 1, 400, 0, 200, ANY),
+		SEND(1800, 400, X | C),
+		SENDG(1000, 400, X | C, 200, 0, ANY),
+		SENDG(1400, 400, X | L | C, 0, 0, ANY),
+		SENDG(2200, 400, X | C, 0, 0, ANY),
+		ACK(1800, 1, 800, 0, 400, ANY),
+		SENDG(2600, 400, X | E | C, 0, 0, ANY),
 	} },
 	{ "cheat creditonly: initial credit, nothing else", { 2, 4, CX_GAUGE_CREDITONLY }, 999, {
 		SEND(1000, 1000, X | C),

@@ -49,7 +49,7 @@
 enum cx_gauge_cheat {
 	CX_GAUGE_HONEST = 0,
 	CX_GAUGE_NOMARK,	/* X only: never L, E or C */
-	CX_GAUGE_HALF,		/* LEG and CEG grow by half the congestion */
+	CX_GAUGE_HALF,		/* LEG and CEG grow by half the congestion; L/E only on whole packets */
 	CX_GAUGE_CREDITONLY,	/* only the initial credit, never L, E or later C */
 	CX_GAUGE_CHEAT_MAX = CX_GAUGE_CREDITONLY,
 };
@@ -259,11 +259,18 @@ CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 
 	if (cfg->cheat == CX_GAUGE_NOMARK)
 		return bits;
-	if (g->leg_bytes) {
+	/*
+	 * The half cheat marks only while a gauge holds a whole packet: an
+	 * honest gauge rounds a part-packet up (§5.4), which would turn half
+	 * of every single loss back into all of it.
+	 */
+	if (g->leg_bytes && (cfg->cheat != CX_GAUGE_HALF ||
+			     g->leg_bytes >= payload_bytes)) {
 		bits |= CX_SIG_L;
 		g->leg_bytes = cx_gauge_sub(g->leg_bytes, payload_bytes);
 	}
-	if (g->ceg_bytes) {
+	if (g->ceg_bytes && (cfg->cheat != CX_GAUGE_HALF ||
+			     g->ceg_bytes >= payload_bytes)) {
 		bits |= CX_SIG_E;
 		g->ceg_bytes = cx_gauge_sub(g->ceg_bytes, payload_bytes);
 	}
