@@ -23,9 +23,6 @@
 #define TOKENS_MAX	6
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
-#define KEYFILE_MAX_BYTES	128
-#define NAME_ALPHABET	"abcdefghijklmnopqrstuvwxyz" \
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@"
 
 void aud_config_init(struct aud_config *c)
 {
@@ -40,86 +37,6 @@ void aud_config_init(struct aud_config *c)
 	cx_audit_cfg_default(&c->audit);
 }
 
-/* Names end up in log lines, JSON and iptables argv: a safe alphabet. */
-static int name_ok(const char *v, size_t max)
-{
-	return v[0] != '\0' && strlen(v) < max && v[strspn(v, NAME_ALPHABET)] == '\0';
-}
-
-static int hex_nibble(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 64 hex digits, nothing else. */
-static int parse_key_hex(const char *s, size_t len, uint8_t key[AUD_KEY_BYTES])
-{
-	size_t i;
-
-	if (len != 2 * AUD_KEY_BYTES)
-		return -EINVAL;
-	for (i = 0; i < AUD_KEY_BYTES; i++) {
-		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		key[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-/*
- * A key file holds the 64 hex digits and at most one trailing newline. It
- * must not be readable by group or others: it is a shared secret.
- */
-static int read_key_file(const char *path, uint8_t key[AUD_KEY_BYTES],
-			 char *err, size_t errlen)
-{
-	char buf[KEYFILE_MAX_BYTES];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd, ret = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		snprintf(err, errlen, "peer: key file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "peer: key file %s: not a regular file", path);
-		goto out_close;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "peer: key file %s: accessible by group or "
-			 "others (mode %03o), want 0600 or 0400", path,
-			 (unsigned int)(st.st_mode & 0777));
-		goto out_close;
-	}
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0) {
-		snprintf(err, errlen, "peer: key file %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	len = (size_t)n;
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (parse_key_hex(buf, len, key) < 0) {
-		snprintf(err, errlen, "peer: key file %s: expected 64 hex digits", path);
-		goto out_close;
-	}
-	ret = 0;
-out_close:
-	close(fd);
-	return ret;
-}
-
 static int set_guest(struct aud_config *c, int argc, char **argv, char *err,
 		     size_t errlen)
 {
@@ -130,11 +47,11 @@ static int set_guest(struct aud_config *c, int argc, char **argv, char *err,
 		snprintf(err, errlen, "guest: expected 'guest IFNAME TENANT'");
 		return -1;
 	}
-	if (!name_ok(argv[1], IF_NAMESIZE)) {
+	if (!cxd_conf_name_ok(argv[1], IF_NAMESIZE)) {
 		snprintf(err, errlen, "guest: bad interface name '%s'", argv[1]);
 		return -1;
 	}
-	if (!name_ok(argv[2], AUD_TENANT_MAX)) {
+	if (!cxd_conf_name_ok(argv[2], AUD_TENANT_MAX)) {
 		snprintf(err, errlen, "guest: bad tenant name '%s' (1..%d of "
 			 "[A-Za-z0-9._-@])", argv[2], AUD_TENANT_MAX - 1);
 		return -1;
@@ -173,11 +90,8 @@ static int set_peer(struct aud_config *c, int argc, char **argv, char *err,
 		return -1;
 	}
 	p.host_id = (uint32_t)v;
-	if (inet_pton(AF_INET, argv[2], p.addr) == 1) {
-		p.family = AF_INET;
-	} else if (inet_pton(AF_INET6, argv[2], p.addr) == 1) {
-		p.family = AF_INET6;
-	} else {
+	p.family = cxd_conf_addr(argv[2], p.addr);
+	if (p.family < 0) {
 		snprintf(err, errlen, "peer: '%s' is not an IPv4 or IPv6 address",
 			 argv[2]);
 		return -1;
@@ -188,14 +102,8 @@ static int set_peer(struct aud_config *c, int argc, char **argv, char *err,
 		return -1;
 	}
 	p.port = (uint16_t)v;
-	if (argv[4][0] == '/') {
-		if (read_key_file(argv[4], p.key, err, errlen) < 0)
-			return -1;
-	} else if (parse_key_hex(argv[4], strlen(argv[4]), p.key) < 0) {
-		snprintf(err, errlen, "peer: key must be 64 hex digits or an "
-			 "absolute key file path");
+	if (cxd_conf_key("peer", argv[4], p.key, err, errlen) < 0)
 		return -1;
-	}
 	for (i = 0; i < c->n_peers; i++) {
 		const struct aud_peer *q = &c->peers[i];
 

@@ -14,7 +14,7 @@
 #include <conex/flow.h>
 
 #include "auditor.h"
-#include "pkt.h"
+#include "common/pkt.h"
 
 uint64_t aud_now_ns(void)
 {
@@ -98,7 +98,7 @@ unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	g = guest_of(a, p->outdev);
 	if (g == NULL)
 		a->st.unknown_outdev++;
-	ret = aud_pkt_parse(p->data, p->cap_len, p->pkt_len, &pkt);
+	ret = cxd_pkt_parse(p->data, p->cap_len, p->pkt_len, &pkt);
 	if (ret < 0) {
 		/* Not a firewall: what cannot be read is counted and passed. */
 		a->st.parse_errors++;

@@ -3,12 +3,15 @@
  * bytes: a longer file breaks the line-count or line-length limit anyway,
  * so no file the limits accept is refused for its size.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <conex/conf.h>
@@ -137,4 +140,115 @@ int cxd_conf_load(const char *path, const struct cxd_conf_spec *spec,
 out_free:
 	free(text);
 	return ret;
+}
+
+#define KEYFILE_MAX_BYTES	128
+
+bool cxd_conf_name_ok(const char *v, size_t max)
+{
+	return v[0] != '\0' && strlen(v) < max &&
+	       v[strspn(v, CXD_CONF_NAME_ALPHABET)] == '\0';
+}
+
+static int hex_nibble(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Exactly 64 hex digits, nothing else. */
+static int parse_key_hex(const char *s, size_t len,
+			 uint8_t key[CXD_CONF_KEY_BYTES])
+{
+	size_t i;
+
+	if (len != 2 * CXD_CONF_KEY_BYTES)
+		return -EINVAL;
+	for (i = 0; i < CXD_CONF_KEY_BYTES; i++) {
+		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/*
+ * A key file holds the 64 hex digits and at most one trailing newline. It
+ * must not be readable by group or others: it is a shared secret.
+ */
+static int read_key_file(const char *what, const char *path,
+			 uint8_t key[CXD_CONF_KEY_BYTES], char *err,
+			 size_t errlen)
+{
+	char buf[KEYFILE_MAX_BYTES];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd, ret = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: key file %s: %s", what, path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: key file %s: not a regular file",
+			 what, path);
+		goto out_close;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen, "%s: key file %s: accessible by group or "
+			 "others (mode %03o), want 0600 or 0400", what, path,
+			 (unsigned int)(st.st_mode & 0777));
+		goto out_close;
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0) {
+		snprintf(err, errlen, "%s: key file %s: %s", what, path,
+			 strerror(errno));
+		goto out_close;
+	}
+	len = (size_t)n;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (parse_key_hex(buf, len, key) < 0) {
+		snprintf(err, errlen, "%s: key file %s: expected 64 hex digits",
+			 what, path);
+		goto out_close;
+	}
+	ret = 0;
+out_close:
+	close(fd);
+	return ret;
+}
+
+int cxd_conf_key(const char *what, const char *v,
+		 uint8_t key[CXD_CONF_KEY_BYTES], char *err, size_t errlen)
+{
+	if (v[0] == '/')
+		return read_key_file(what, v, key, err, errlen);
+	if (parse_key_hex(v, strlen(v), key) < 0) {
+		snprintf(err, errlen, "%s: key must be 64 hex digits or an "
+			 "absolute key file path", what);
+		return -1;
+	}
+	return 0;
+}
+
+int cxd_conf_addr(const char *v, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, v, addr) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, v, addr) == 1)
+		return AF_INET6;
+	return -EINVAL;
 }

@@ -71,23 +71,45 @@ int cxd_ctl_listen(const char *name)
 	return fd;
 }
 
-int cxd_ctl_accept(int lfd, bool *json)
+int cxd_ctl_accept_req(int lfd, char *req, size_t reqlen, uid_t *uid)
 {
-	char req[64];
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
 	ssize_t n;
 	int cfd;
 
+	if (reqlen < 2)
+		return -ENOSPC;
 	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (cfd < 0)
 		return -errno;
 	set_timeouts(cfd);
-	n = recv(cfd, req, sizeof(req) - 1, 0);
+	/* Abstract names have no file mode: the peer's uid is the check. */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		n = -errno;
+		close(cfd);
+		return (int)n;
+	}
+	*uid = cred.uid;
+	n = recv(cfd, req, reqlen - 1, 0);
 	if (n < 0) {
 		n = -errno;
 		close(cfd);
 		return (int)n;
 	}
 	req[n] = '\0';
+	return cfd;
+}
+
+int cxd_ctl_accept(int lfd, bool *json)
+{
+	char req[CXD_CTL_REQ_MAX];
+	uid_t uid;
+	int cfd;
+
+	cfd = cxd_ctl_accept_req(lfd, req, sizeof(req), &uid);
+	if (cfd < 0)
+		return cfd;
 	if (strcmp(req, "stats json") == 0) {
 		*json = true;
 	} else if (strcmp(req, "stats text") == 0) {
@@ -107,9 +129,8 @@ void cxd_ctl_reply(int cfd, const char *reply, size_t len)
 	close(cfd);
 }
 
-int cxd_ctl_request(const char *name, bool json, char *buf, size_t len)
+int cxd_ctl_call(const char *name, const char *req, char *buf, size_t len)
 {
-	const char *req = json ? "stats json" : "stats text";
 	struct sockaddr_un sun;
 	socklen_t alen;
 	ssize_t n;
@@ -117,6 +138,8 @@ int cxd_ctl_request(const char *name, bool json, char *buf, size_t len)
 
 	if (len == 0)
 		return -ENOSPC;
+	if (strlen(req) >= CXD_CTL_REQ_MAX)
+		return -E2BIG;
 	ret = ctl_addr(&sun, name, &alen);
 	if (ret < 0)
 		return ret;
@@ -143,4 +166,9 @@ int cxd_ctl_request(const char *name, bool json, char *buf, size_t len)
 out_close:
 	close(fd);
 	return ret;
+}
+
+int cxd_ctl_request(const char *name, bool json, char *buf, size_t len)
+{
+	return cxd_ctl_call(name, json ? "stats json" : "stats text", buf, len);
 }

@@ -2,13 +2,29 @@
 # the Redis token bank (issue 5). Sources are listed in POL_SRCS; every
 # object under $(POL_DIR) compiles with -Ipolicer and the common headers.
 POL_DIR      := $(O)/policer
-POL_SRCS     := bank.c
-POL_OBJS      = $(POL_SRCS:%.c=$(POL_DIR)/%.o)
+POL_SRCS     := bank.c config.c net.c main.c datapath.c feedback.c bankglue.c stats.c
+POL_OBJS      = $(sort $(POL_SRCS:%.c=$(POL_DIR)/%.o))
+POL_BIN      := $(POL_DIR)/conex-policer
 POL_BANK_OBJ := $(POL_DIR)/bank.o
 
 $(POL_DIR)/%.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
 
-all: $(POL_BANK_OBJ)
+all: $(POL_BANK_OBJ) $(POL_DIR)/conex-policer.service
+
+BINS    += $(POL_BIN)
+UNITS   += $(POL_DIR)/conex-policer.service
+CONFIGS += policer/policer.conf
+MAN8    += policer/conex-policer.8
+MAN5    += policer/conex-policer.conf.5
+
+$(POL_BIN): $(POL_OBJS) $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lhiredis
+
+$(POL_DIR)/conex-policer.service: policer/conex-policer.service.in $(PATHS_STAMP)
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 
 # test_bank runs the client against a private redis-server; it needs the
 # client object and hiredis on top of the generic unit-test link, so it has
@@ -26,3 +42,14 @@ $(O)/bench/bank.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
 $(POL_BANK_BENCH): $(O)/bench/bank.o $(POL_BANK_OBJ) $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lhiredis
+
+# System plumbing (NFQUEUE hook, VXLAN fallback) and its test-only driver,
+# run by tests/pytest/test_tunnel.py; built with everything, never installed.
+POL_SRCS += net.c
+POL_NETPROBE := $(O)/tests/net/cx-netprobe
+all: $(POL_NETPROBE)
+$(O)/tests/net/cx-netprobe.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
+$(POL_NETPROBE): $(O)/tests/net/cx-netprobe.o $(POL_DIR)/net.o \
+		$(POL_DIR)/config.o $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^

@@ -122,10 +122,14 @@ class Testbed:
 	only 20-29 % goodput, against 96 % with segmentation at the uplink).
 	Guests keep GSO/TSO on either way. False suits throughput benchmarks
 	of the guest-to-host path.
+
+	underlay_mtu (default 1500): MTU of every host uplink and fabric port
+	(both ends of the host-to-sw veths); guests keep 1500. 1600 lets a
+	full-size guest packet plus 50 bytes of VXLAN cross the fabric whole.
 	"""
 
 	def __init__(self, hosts=2, guests=1, run_id=None, cc="cubic", ecn=1, keep=False,
-		     wire_segments=True):
+		     wire_segments=True, underlay_mtu=1500):
 		if not isinstance(hosts, int) or not 1 <= hosts <= MAX_HOSTS:
 			raise ValueError(f"hosts must be 1..{MAX_HOSTS}: {hosts!r}")
 		if not isinstance(guests, int) or not 1 <= guests <= MAX_GUESTS:
@@ -136,12 +140,15 @@ class Testbed:
 			raise ValueError(f"ecn must be 0, 1 or 2: {ecn!r}")
 		if run_id is not None and not state.RUN_ID_RE.match(run_id):
 			raise ValueError(f"run_id must be 4-8 lowercase hex digits: {run_id!r}")
+		if not isinstance(underlay_mtu, int) or not 1280 <= underlay_mtu <= 9000:
+			raise ValueError(f"underlay_mtu must be 1280..9000: {underlay_mtu!r}")
 		self.hosts = hosts
 		self.guests = guests
 		self.cc = cc
 		self.ecn = ecn
 		self.keep = keep
 		self.wire_segments = bool(wire_segments)
+		self.underlay_mtu = underlay_mtu
 		self.run_id = run_id
 		self.is_up = False
 		self._pid = os.getpid()
@@ -334,7 +341,7 @@ class Testbed:
 		cmds = ["link set lo up"]
 		for i in range(1, self.hosts + 1):
 			p = f"p{i}"
-			cmds += [f"link set {p} up",
+			cmds += [f"link set {p} mtu {self.underlay_mtu} up",
 				 f"addr add 198.19.{i}.1/24 dev {p}",
 				 f"addr add 2001:2:0:{100 + i}::1/64 dev {p} nodad",
 				 f"route add 198.18.{i}.0/24 via 198.19.{i}.2 dev {p}",
@@ -343,7 +350,7 @@ class Testbed:
 
 	def _host_batch(self, i):
 		u = UPLINK_IF
-		cmds = ["link set lo up", f"link set {u} up",
+		cmds = ["link set lo up", f"link set {u} mtu {self.underlay_mtu} up",
 			f"addr add 198.19.{i}.2/24 dev {u}",
 			f"addr add 2001:2:0:{100 + i}::2/64 dev {u} nodad",
 			f"route add 198.18.0.0/15 via 198.19.{i}.1 dev {u}",

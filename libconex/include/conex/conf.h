@@ -26,7 +26,7 @@
 
 #define CX_CONF_LINE_MAX	510		/* bytes per line, '\n' not counted */
 #define CX_CONF_LINES_MAX	10000
-#define CX_CONF_TOKENS_MAX	8		/* most any caller may allow */
+#define CX_CONF_TOKENS_MAX	16		/* most any caller may allow */
 /* A text longer than this breaks one of the two limits above. */
 #define CX_CONF_TEXT_MAX	((size_t)CX_CONF_LINES_MAX * (CX_CONF_LINE_MAX + 1))
 

@@ -169,7 +169,7 @@ static int parse_v6(const uint8_t *p, size_t cap_len, uint32_t pkt_len,
 	return ret;
 }
 
-int aud_pkt_parse(const uint8_t *p, size_t cap_len, uint32_t pkt_len,
+int cxd_pkt_parse(const uint8_t *p, size_t cap_len, uint32_t pkt_len,
 		  struct cx_audit_pkt *out)
 {
 	memset(out, 0, sizeof(*out));

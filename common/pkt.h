@@ -5,8 +5,8 @@
  * must classify (multicast CDO, non-first fragment, RF on a non-atomic
  * IPv4 packet). The audit decides; this only reads.
  */
-#ifndef AUD_PKT_H
-#define AUD_PKT_H
+#ifndef CXD_PKT_H
+#define CXD_PKT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +21,7 @@
  * the audit needs lies beyond cap_len; -EBADMSG for malformed IP or TCP
  * headers; -EPROTONOSUPPORT for a version other than 4 or 6.
  */
-int aud_pkt_parse(const uint8_t *p, size_t cap_len, uint32_t pkt_len,
+int cxd_pkt_parse(const uint8_t *p, size_t cap_len, uint32_t pkt_len,
 		  struct cx_audit_pkt *out);
 
 #endif

@@ -1,0 +1,115 @@
+/*
+ * The policer's side of the token bank (bank.h): one allowance per tenant
+ * across all hosts. While the bank is UP every tenant's local bucket is in
+ * BANK mode (no refill of its own; tokens come as grants, asked for at low
+ * water, one request per tenant at a time). Before the first connection
+ * and whenever Redis is lost, the buckets refill themselves at the static
+ * share of the allowance (SHARE mode, bank_share): nothing blocks, nothing
+ * stops, the switch keeps every bucket's level. Without `redis` buckets
+ * are LOCAL: refilled at the whole allowance.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "bank.h"
+#include "policer.h"
+
+static void set_mode(struct policer *pl, int mode, uint64_t now_ns)
+{
+	unsigned int i;
+
+	pl->mode = mode;
+	for (i = 0; i < pl->cfg.n_tenants; i++)
+		cx_police_set_mode(&pl->tenants[i].pol, mode, now_ns);
+}
+
+static void on_state(void *arg, enum cxp_bank_state state)
+{
+	struct policer *pl = arg;
+	uint64_t now_ns = pol_now_ns();
+
+	if (state == CXP_BANK_UP) {
+		cx_log_info("token bank: shared allowances from %s", pl->cfg.redis_url);
+		set_mode(pl, CX_POLICE_BANK, now_ns);
+	} else {
+		/* bank.c logs the loss once; this says what happens meanwhile. */
+		if (pl->mode == CX_POLICE_BANK)
+			cx_log_warnx("token bank: lost; each tenant refills at "
+				     "%u%% of its allowance on this host until "
+				     "it is back", pl->cfg.bank_share_ppm / 10000);
+		pl->st.bank_fallbacks++;
+		set_mode(pl, CX_POLICE_SHARE, now_ns);
+	}
+}
+
+static void on_grant(void *arg, uint32_t idx, int status, uint64_t granted,
+		     uint64_t level)
+{
+	struct policer *pl = arg;
+	struct pol_tenant_rt *t;
+
+	(void)level;
+	if (idx >= pl->cfg.n_tenants)
+		return;
+	t = &pl->tenants[idx];
+	t->bank_pending = false;
+	if (status < 0) {
+		t->bank_errors++;
+		return;
+	}
+	t->bank_grants++;
+	if (granted)
+		cx_police_grant(&t->pol, granted, pol_now_ns());
+}
+
+int pol_bank_open(struct policer *pl, uint64_t now_ns)
+{
+	struct cxp_bank_opts opts;
+
+	if (pl->cfg.redis_url[0] == '\0') {
+		set_mode(pl, CX_POLICE_LOCAL, now_ns);
+		return 0;
+	}
+	cxp_bank_opts_default(&opts);
+	opts.tenants = pl->cfg.n_tenants;
+	opts.on_grant = on_grant;
+	opts.on_state = on_state;
+	opts.arg = pl;
+	pl->bank = cxp_bank_new(pl->cfg.redis_url, &opts);
+	if (pl->bank == NULL)
+		return -errno;
+	set_mode(pl, CX_POLICE_SHARE, now_ns);
+	return 0;
+}
+
+void pol_bank_close(struct policer *pl)
+{
+	cxp_bank_free(pl->bank);
+	pl->bank = NULL;
+}
+
+void pol_bank_tick(struct policer *pl, uint64_t now_ns)
+{
+	unsigned int i;
+
+	if (pl->bank == NULL)
+		return;
+	cxp_bank_tick(pl->bank, now_ns);
+	if (pl->mode != CX_POLICE_BANK)
+		return;
+	for (i = 0; i < pl->cfg.n_tenants; i++) {
+		struct pol_tenant_rt *t = &pl->tenants[i];
+		const struct cx_police_cfg *pc = &pl->cfg.tenants[i].police;
+		uint64_t want;
+
+		if (t->bank_pending)
+			continue;
+		want = cx_police_want_bytes(&t->pol, now_ns);
+		if (want == 0)
+			continue;
+		if (cxp_bank_request(pl->bank, i, pl->cfg.tenants[i].name,
+				     pc->allowance_bps, pc->burst_bytes, want,
+				     now_ns) == 0)
+			t->bank_pending = true;
+	}
+}

@@ -1,0 +1,506 @@
+/*
+ * conex-policer configuration file (conex-policer.conf(5)): `key value...`
+ * lines, split by conex/conf.h, checked strictly; every error names the
+ * key and the offending value, and the loader prefixes file:line.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <conex/conf.h>
+#include <conex/parse.h>
+
+#include "common/conffile.h"
+#include "config.h"
+
+void pol_config_init(struct pol_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->queue = POL_QUEUE_DEFAULT;
+	c->fail_open = true;
+	c->feedback_port = POL_FEEDBACK_PORT_DEFAULT;
+	c->vxlan_port = POL_VXLAN_PORT_DEFAULT;
+	c->vni = POL_VNI_DEFAULT;
+	snprintf(c->tun_dev, sizeof(c->tun_dev), "%s", POL_TUN_DEV_DEFAULT);
+	c->table = POL_TABLE_DEFAULT;
+	c->mark = POL_MARK_DEFAULT;
+	c->bank_share_ppm = POL_BANK_SHARE_DEFAULT_PPM;
+}
+
+int pol_config_tenant(const struct pol_config *c, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n_tenants; i++)
+		if (strcmp(c->tenants[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool pol_prefix_match(const struct pol_prefix *px, int family, const uint8_t *a)
+{
+	unsigned int full = px->len / 8, rest = px->len % 8;
+
+	if (px->family != family || memcmp(px->addr, a, full) != 0)
+		return false;
+	return !rest || ((px->addr[full] ^ a[full]) & (0xff00 >> rest)) == 0;
+}
+
+bool pol_config_tunnel(const struct pol_config *c)
+{
+	return c->local_family != 0 && c->n_remotes > 0;
+}
+
+static int set_u64(const char *key, const char *v, uint64_t min, uint64_t max,
+		   uint64_t *out, char *err, size_t errlen)
+{
+	if (cx_parse_u64(v, min, max, out) < 0) {
+		snprintf(err, errlen, "%s: '%s' is not a number in %llu..%llu",
+			 key, v, (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	return 0;
+}
+
+/* ADDR or ADDR/LEN; a bare address is a host prefix. Host bits must be 0. */
+static int parse_prefix(const char *key, const char *v, struct pol_prefix *p,
+			char *err, size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(v, '/');
+	uint64_t len;
+	unsigned int bits, i;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(v) >= sizeof(buf))
+		goto bad;
+	snprintf(buf, sizeof(buf), "%s", v);
+	if (slash)
+		buf[slash - v] = '\0';
+	p->family = cxd_conf_addr(buf, p->addr);
+	if (p->family < 0)
+		goto bad;
+	bits = p->family == AF_INET ? 32 : 128;
+	p->len = (uint8_t)bits;
+	if (slash) {
+		if (cx_parse_u64(slash + 1, 0, bits, &len) < 0)
+			goto bad;
+		p->len = (uint8_t)len;
+	}
+	for (i = p->len; i < bits; i++) {
+		if (p->addr[i / 8] & (0x80 >> (i % 8))) {
+			snprintf(err, errlen, "%s: '%s' has host bits set", key, v);
+			return -1;
+		}
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%s: '%s' is not an IPv4 or IPv6 address or prefix",
+		 key, v);
+	return -1;
+}
+
+/* tenant NAME ALLOWANCE [burst SIZE] [peak RATE] [peak_burst SIZE] [ramp DURATION] */
+static int set_tenant(struct pol_config *c, int argc, char **argv, char *err,
+		      size_t errlen)
+{
+	struct pol_tenant t;
+	uint64_t x;
+	int i, ret;
+
+	if (argc < 3 || argc % 2 == 0) {
+		snprintf(err, errlen, "tenant: expected 'tenant NAME ALLOWANCE "
+			 "[burst SIZE] [peak RATE] [peak_burst SIZE] [ramp DURATION]'");
+		return -1;
+	}
+	memset(&t, 0, sizeof(t));
+	if (!cxd_conf_name_ok(argv[1], POL_NAME_MAX)) {
+		snprintf(err, errlen, "tenant: bad name '%s' (1..%d of "
+			 "[A-Za-z0-9._-@])", argv[1], POL_NAME_MAX - 1);
+		return -1;
+	}
+	if (pol_config_tenant(c, argv[1]) >= 0) {
+		snprintf(err, errlen, "tenant: '%s' given twice", argv[1]);
+		return -1;
+	}
+	snprintf(t.name, sizeof(t.name), "%s", argv[1]);
+	cx_police_cfg_default(&t.police);
+	if (cx_parse_rate(argv[2], &t.police.allowance_bps) < 0) {
+		snprintf(err, errlen, "tenant %s: bad allowance '%s' (a rate: "
+			 "e.g. 2mbit)", argv[1], argv[2]);
+		return -1;
+	}
+	/* The default burst follows the allowance: one second of it. */
+	t.police.burst_bytes = t.police.allowance_bps / 8;
+	if (t.police.burst_bytes < CX_POLICE_BURST_MIN_BYTES)
+		t.police.burst_bytes = CX_POLICE_BURST_MIN_BYTES;
+	for (i = 3; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+
+		if (strcmp(k, "burst") == 0)
+			ret = cx_parse_size(v, &t.police.burst_bytes);
+		else if (strcmp(k, "peak") == 0)
+			ret = cx_parse_rate(v, &t.police.peak_bps);
+		else if (strcmp(k, "peak_burst") == 0)
+			ret = cx_parse_size(v, &t.police.peak_burst_bytes);
+		else if (strcmp(k, "ramp") == 0)
+			ret = cx_parse_duration(v, &x) < 0 ? -EINVAL :
+			      (t.police.ramp_ns = x, 0);
+		else {
+			snprintf(err, errlen, "tenant %s: unknown option '%s' "
+				 "(burst, peak, peak_burst, ramp)", argv[1], k);
+			return -1;
+		}
+		if (ret < 0) {
+			snprintf(err, errlen, "tenant %s: bad %s '%s'", argv[1], k, v);
+			return -1;
+		}
+	}
+	if (cx_police_cfg_check(&t.police) < 0) {
+		snprintf(err, errlen, "tenant %s: allowance, burst, peak or ramp "
+			 "out of range (see conex-policer.conf(5))", argv[1]);
+		return -1;
+	}
+	if (c->n_tenants >= POL_TENANTS_MAX) {
+		snprintf(err, errlen, "tenant: more than %d tenants", POL_TENANTS_MAX);
+		return -1;
+	}
+	c->tenants[c->n_tenants++] = t;
+	return 0;
+}
+
+/* guest IFNAME TENANT ADDR[/LEN]... */
+static int set_guest(struct pol_config *c, int argc, char **argv, char *err,
+		     size_t errlen)
+{
+	struct pol_guest g;
+	unsigned int i;
+	int t;
+
+	if (argc < 4) {
+		snprintf(err, errlen, "guest: expected 'guest IFNAME TENANT "
+			 "ADDRESS...' (the guest's own addresses)");
+		return -1;
+	}
+	memset(&g, 0, sizeof(g));
+	if (!cxd_conf_name_ok(argv[1], IF_NAMESIZE)) {
+		snprintf(err, errlen, "guest: bad interface name '%s'", argv[1]);
+		return -1;
+	}
+	for (i = 0; i < c->n_guests; i++) {
+		if (strcmp(c->guests[i].ifname, argv[1]) == 0) {
+			snprintf(err, errlen, "guest: interface '%s' given twice",
+				 argv[1]);
+			return -1;
+		}
+	}
+	t = pol_config_tenant(c, argv[2]);
+	if (t < 0) {
+		snprintf(err, errlen, "guest %s: unknown tenant '%s' (a 'tenant' "
+			 "line must come first)", argv[1], argv[2]);
+		return -1;
+	}
+	snprintf(g.ifname, sizeof(g.ifname), "%s", argv[1]);
+	g.tenant = (unsigned int)t;
+	if (argc - 3 > POL_GUEST_ADDRS_MAX) {
+		snprintf(err, errlen, "guest %s: more than %d addresses", argv[1],
+			 POL_GUEST_ADDRS_MAX);
+		return -1;
+	}
+	for (i = 3; i < (unsigned int)argc; i++)
+		if (parse_prefix("guest", argv[i], &g.addrs[g.n_addrs++], err,
+				 errlen) < 0)
+			return -1;
+	if (c->n_guests >= POL_GUESTS_MAX) {
+		snprintf(err, errlen, "guest: more than %d guests", POL_GUESTS_MAX);
+		return -1;
+	}
+	c->guests[c->n_guests++] = g;
+	return 0;
+}
+
+/* peer HOST_ID ADDRESS KEY */
+static int set_peer(struct pol_config *c, int argc, char **argv, char *err,
+		    size_t errlen)
+{
+	struct pol_peer p;
+	uint64_t v;
+	unsigned int i;
+
+	if (argc != 4) {
+		snprintf(err, errlen, "peer: expected 'peer HOST_ID ADDRESS KEY'");
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	if (set_u64("peer", argv[1], 1, UINT32_MAX, &v, err, errlen) < 0)
+		return -1;
+	p.host_id = (uint32_t)v;
+	p.family = cxd_conf_addr(argv[2], p.addr);
+	if (p.family < 0) {
+		snprintf(err, errlen, "peer: '%s' is not an IPv4 or IPv6 address",
+			 argv[2]);
+		return -1;
+	}
+	if (cxd_conf_key("peer", argv[3], p.key, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < c->n_peers; i++) {
+		if (c->peers[i].host_id == p.host_id) {
+			snprintf(err, errlen, "peer: host id %u given twice", p.host_id);
+			return -1;
+		}
+		if (c->peers[i].family == p.family &&
+		    memcmp(c->peers[i].addr, p.addr, 16) == 0) {
+			snprintf(err, errlen, "peer: address %s given twice", argv[2]);
+			return -1;
+		}
+	}
+	if (c->n_peers >= POL_PEERS_MAX) {
+		snprintf(err, errlen, "peer: more than %d peers", POL_PEERS_MAX);
+		return -1;
+	}
+	c->peers[c->n_peers++] = p;
+	return 0;
+}
+
+/* remote PREFIX HOST_ID */
+static int set_remote(struct pol_config *c, int argc, char **argv, char *err,
+		      size_t errlen)
+{
+	struct pol_remote r;
+	uint64_t v;
+	unsigned int i;
+
+	if (argc != 3) {
+		snprintf(err, errlen, "remote: expected 'remote PREFIX HOST_ID'");
+		return -1;
+	}
+	memset(&r, 0, sizeof(r));
+	if (parse_prefix("remote", argv[1], &r.prefix, err, errlen) < 0)
+		return -1;
+	if (set_u64("remote", argv[2], 1, UINT32_MAX, &v, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < c->n_peers; i++)
+		if (c->peers[i].host_id == v)
+			break;
+	if (i == c->n_peers) {
+		snprintf(err, errlen, "remote %s: unknown peer host id %s (a "
+			 "'peer' line must come first)", argv[1], argv[2]);
+		return -1;
+	}
+	r.peer = i;
+	if (c->n_remotes >= POL_REMOTES_MAX) {
+		snprintf(err, errlen, "remote: more than %d prefixes", POL_REMOTES_MAX);
+		return -1;
+	}
+	c->remotes[c->n_remotes++] = r;
+	return 0;
+}
+
+static bool scalar_key(const char *key)
+{
+	static const char *const keys[] = {
+		"host_id", "queue", "failure_policy", "local", "feedback_port",
+		"vxlan_port", "vni", "tunnel_dev", "tunnel_table", "tunnel_mark",
+		"redis", "bank_share",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One-value keys: 0, -1 with err set, or -2 for a key that is not one. */
+static int set_scalar(struct pol_config *c, const char *key, const char *v,
+		      char *err, size_t errlen)
+{
+	uint64_t x;
+
+	if (strcmp(key, "host_id") == 0) {
+		if (set_u64(key, v, 1, UINT32_MAX, &x, err, errlen) < 0)
+			return -1;
+		c->host_id = (uint32_t)x;
+	} else if (strcmp(key, "queue") == 0) {
+		if (set_u64(key, v, 0, UINT16_MAX, &x, err, errlen) < 0)
+			return -1;
+		c->queue = (uint16_t)x;
+	} else if (strcmp(key, "failure_policy") == 0) {
+		if (strcmp(v, "fail-open") == 0) {
+			c->fail_open = true;
+		} else if (strcmp(v, "fail-closed") == 0) {
+			c->fail_open = false;
+		} else {
+			snprintf(err, errlen, "failure_policy: expected fail-open "
+				 "or fail-closed, got '%s'", v);
+			return -1;
+		}
+	} else if (strcmp(key, "local") == 0) {
+		c->local_family = cxd_conf_addr(v, c->local_addr);
+		if (c->local_family < 0) {
+			c->local_family = 0;
+			snprintf(err, errlen, "local: '%s' is not an IPv4 or IPv6 "
+				 "address", v);
+			return -1;
+		}
+	} else if (strcmp(key, "feedback_port") == 0) {
+		if (set_u64(key, v, 1, UINT16_MAX, &x, err, errlen) < 0)
+			return -1;
+		c->feedback_port = (uint16_t)x;
+	} else if (strcmp(key, "vxlan_port") == 0) {
+		if (set_u64(key, v, 1, UINT16_MAX, &x, err, errlen) < 0)
+			return -1;
+		c->vxlan_port = (uint16_t)x;
+	} else if (strcmp(key, "vni") == 0) {
+		/* RFC 7348 §5: 24 bits. */
+		if (set_u64(key, v, 1, (1U << 24) - 1, &x, err, errlen) < 0)
+			return -1;
+		c->vni = (uint32_t)x;
+	} else if (strcmp(key, "tunnel_dev") == 0) {
+		if (!cxd_conf_name_ok(v, IF_NAMESIZE)) {
+			snprintf(err, errlen, "tunnel_dev: bad interface name '%s'", v);
+			return -1;
+		}
+		snprintf(c->tun_dev, sizeof(c->tun_dev), "%s", v);
+	} else if (strcmp(key, "tunnel_table") == 0) {
+		/* 253..255 are the kernel's default, main and local tables. */
+		if (set_u64(key, v, 1, 252, &x, err, errlen) < 0 &&
+		    set_u64(key, v, 256, UINT32_MAX, &x, err, errlen) < 0) {
+			snprintf(err, errlen, "tunnel_table: '%s' is not a table "
+				 "number (1..252 or 256..4294967295)", v);
+			return -1;
+		}
+		c->table = (uint32_t)x;
+	} else if (strcmp(key, "tunnel_mark") == 0) {
+		if (set_u64(key, v, 1, UINT32_MAX, &x, err, errlen) < 0)
+			return -1;
+		c->mark = (uint32_t)x;
+	} else if (strcmp(key, "redis") == 0) {
+		if (strlen(v) >= sizeof(c->redis_url)) {
+			snprintf(err, errlen, "redis: URL longer than %d bytes",
+				 POL_URL_MAX - 1);
+			return -1;
+		}
+		snprintf(c->redis_url, sizeof(c->redis_url), "%s", v);
+	} else if (strcmp(key, "bank_share") == 0) {
+		/* A percentage of the allowance, 1..100. */
+		size_t n = strlen(v);
+		char num[8];
+
+		if (n < 2 || n > sizeof(num) || v[n - 1] != '%')
+			goto bad_share;
+		memcpy(num, v, n - 1);
+		num[n - 1] = '\0';
+		if (cx_parse_u64(num, 1, 100, &x) < 0)
+			goto bad_share;
+		c->bank_share_ppm = (uint32_t)x * 10000;
+	} else {
+		return -2;
+	}
+	return 0;
+bad_share:
+	snprintf(err, errlen, "bank_share: expected a percentage 1%%..100%%, got '%s'", v);
+	return -1;
+}
+
+static int set_line(void *arg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct pol_config *c = arg;
+	const char *key = argv[0];
+	int ret;
+
+	if (strcmp(key, "tenant") == 0)
+		return set_tenant(c, argc, argv, err, errlen);
+	if (strcmp(key, "guest") == 0)
+		return set_guest(c, argc, argv, err, errlen);
+	if (strcmp(key, "peer") == 0)
+		return set_peer(c, argc, argv, err, errlen);
+	if (strcmp(key, "remote") == 0)
+		return set_remote(c, argc, argv, err, errlen);
+	if (argc == 2) {
+		ret = set_scalar(c, key, argv[1], err, errlen);
+		if (ret != -2)
+			return ret;
+	} else if (scalar_key(key)) {
+		snprintf(err, errlen, "%s: expected one value", key);
+		return -1;
+	}
+	snprintf(err, errlen, "unknown key '%s' (see conex-policer.conf(5))", key);
+	return -1;
+}
+
+int pol_config_check(const struct pol_config *c, char *err, size_t errlen)
+{
+	unsigned int i, j;
+
+	if (c->n_guests == 0) {
+		snprintf(err, errlen, "no 'guest IFNAME TENANT ADDRESS...': nothing "
+			 "to police");
+		return -1;
+	}
+	if (c->n_remotes > 0 && c->local_family == 0) {
+		snprintf(err, errlen, "'remote' prefixes but no 'local' underlay "
+			 "address: the tunnel needs one");
+		return -1;
+	}
+	if (c->local_family != 0 && c->host_id == 0) {
+		snprintf(err, errlen, "'local' given but no host_id: the tunnel "
+			 "and feedback messages need this host's id");
+		return -1;
+	}
+	for (i = 0; i < c->n_peers; i++) {
+		if (c->peers[i].host_id == c->host_id) {
+			snprintf(err, errlen, "peer %u: that is this host's own id",
+				 c->host_id);
+			return -1;
+		}
+		if (c->local_family && c->peers[i].family != c->local_family) {
+			snprintf(err, errlen, "peer %u: address family differs from "
+				 "'local' (one underlay family per tunnel)",
+				 c->peers[i].host_id);
+			return -1;
+		}
+	}
+	for (i = 0; i < c->n_tenants; i++) {
+		for (j = 0; j < c->n_guests; j++)
+			if (c->guests[j].tenant == i)
+				break;
+		if (j == c->n_guests) {
+			snprintf(err, errlen, "tenant %s: no guest belongs to it",
+				 c->tenants[i].name);
+			return -1;
+		}
+	}
+	if (strcmp(c->tun_dev, "lo") == 0) {
+		snprintf(err, errlen, "tunnel_dev: 'lo' is not a tunnel");
+		return -1;
+	}
+	return 0;
+}
+
+int pol_config_load(struct pol_config *c, const char *path, char *err,
+		    size_t errlen)
+{
+	static const char *const repeatable[] = {
+		"tenant", "guest", "peer", "remote", NULL,
+	};
+	static const struct cxd_conf_spec spec = {
+		.tokens_min = 1,
+		.tokens_max = CX_CONF_TOKENS_MAX,
+		.tokens_msg = "too many values on one line",
+		.repeatable = repeatable,
+		.set = set_line,
+	};
+	char msg[512];
+
+	if (cxd_conf_load(path, &spec, c, err, errlen) < 0)
+		return -1;
+	if (pol_config_check(c, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return -1;
+	}
+	return 0;
+}

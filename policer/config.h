@@ -1,0 +1,114 @@
+/*
+ * conex-policer configuration: one struct, every default in
+ * pol_config_init(), a strict `key value...` file parser
+ * (conex-policer.conf(5)). Nothing here touches the system.
+ */
+#ifndef POL_CONFIG_H
+#define POL_CONFIG_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <conex/police.h>
+
+#define POL_CONFIG_DEFAULT	"/etc/conex/policer.conf"
+#define POL_TENANTS_MAX		64
+#define POL_GUESTS_MAX		64
+#define POL_GUEST_ADDRS_MAX	8
+#define POL_PEERS_MAX		64
+#define POL_REMOTES_MAX		256
+#define POL_NAME_MAX		32	/* tenant names, NUL included */
+#define POL_KEY_BYTES		32
+#define POL_URL_MAX		256
+
+/* Defaults (pol_config_init). */
+#define POL_QUEUE_DEFAULT	1
+#define POL_FEEDBACK_PORT_DEFAULT	4790
+#define POL_VXLAN_PORT_DEFAULT	4789
+#define POL_VNI_DEFAULT		4242
+#define POL_TUN_DEV_DEFAULT	"cxtun0"
+#define POL_TABLE_DEFAULT	4242	/* policy-routing table of the tunnel */
+#define POL_MARK_DEFAULT	0x4358	/* fwmark that steers into the tunnel */
+#define POL_BANK_SHARE_DEFAULT_PPM	500000	/* half the allowance while Redis is lost */
+
+/* An address or prefix, network order; IPv4 in the first 4 octets. */
+struct pol_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t len;		/* prefix length; 32 or 128 for one address */
+};
+
+struct pol_tenant {
+	char name[POL_NAME_MAX];
+	struct cx_police_cfg police;
+};
+
+struct pol_guest {
+	char ifname[IF_NAMESIZE];
+	unsigned int tenant;	/* index into tenants[] */
+	struct pol_prefix addrs[POL_GUEST_ADDRS_MAX];	/* its own addresses */
+	unsigned int n_addrs;
+};
+
+/* A host at the far end of the tunnel, and the sender of its feedback. */
+struct pol_peer {
+	uint32_t host_id;
+	int family;
+	uint8_t addr[16];	/* its underlay address */
+	uint8_t key[POL_KEY_BYTES];
+};
+
+/* Guests behind a peer: Not-ConEx traffic to them goes through the tunnel. */
+struct pol_remote {
+	struct pol_prefix prefix;
+	unsigned int peer;	/* index into peers[] */
+};
+
+struct pol_config {
+	struct pol_tenant tenants[POL_TENANTS_MAX];
+	unsigned int n_tenants;
+	struct pol_guest guests[POL_GUESTS_MAX];
+	unsigned int n_guests;
+	uint16_t queue;
+	bool fail_open;
+	uint32_t host_id;
+	int local_family;	/* 0: no tunnel (no `local`) */
+	uint8_t local_addr[16];	/* this host's underlay address */
+	uint16_t feedback_port;	/* where this policer receives feedback */
+	uint16_t vxlan_port;
+	uint32_t vni;
+	char tun_dev[IF_NAMESIZE];
+	uint32_t table;
+	uint32_t mark;
+	struct pol_peer peers[POL_PEERS_MAX];
+	unsigned int n_peers;
+	struct pol_remote remotes[POL_REMOTES_MAX];
+	unsigned int n_remotes;
+	char redis_url[POL_URL_MAX];	/* empty: local buckets */
+	uint32_t bank_share_ppm;
+};
+
+void pol_config_init(struct pol_config *c);
+
+/*
+ * Parse path into c. On error writes "file:line: message" into err and
+ * returns -1; 0 on success. pol_config_check() runs at the end.
+ */
+int pol_config_load(struct pol_config *c, const char *path, char *err,
+		    size_t errlen);
+
+/* Whole-config rules; -1 with err set. */
+int pol_config_check(const struct pol_config *c, char *err, size_t errlen);
+
+/* Index of the tenant named name, or -1. */
+int pol_config_tenant(const struct pol_config *c, const char *name);
+
+/* Does the address a (4 or 16 octets by family) lie in px? */
+bool pol_prefix_match(const struct pol_prefix *px, int family, const uint8_t *a);
+
+/* True if the tunnel is configured (local address and at least one remote). */
+bool pol_config_tunnel(const struct pol_config *c);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * The verdict on one packet leaving a local guest (mangle PREROUTING, so
+ * that a mark set here still chooses the route). The tenant is the one of
+ * the interface the packet came in on, never its source address
+ * (DESIGN.md); a source that is not the guest's own is dropped.
+ *
+ * ConEx packets (X set, CDO or the IPv4 ID encoding) go straight to the
+ * fabric and drain the tenant's bucket by their marked bytes, once per
+ * flag (RFC 7837 §4, CONEX.md §2, §3). Everything else is Not-ConEx:
+ * with a tunnel configured it gets the tunnel mark, so that policy
+ * routing sends it through the VXLAN fallback (outer ECT(0), RFC 7713
+ * §5.5), where the far auditor counts its CE and feeds it back. Either
+ * way, while the tenant's bucket is empty its packets are dropped with the
+ * policer's probability (conex/police.h); other tenants are untouched.
+ * Nothing here allocates, blocks or logs without a rate limit.
+ */
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <conex/signal.h>
+
+#include "common/pkt.h"
+#include "policer.h"
+
+static uint32_t next_rand(struct policer *pl)
+{
+	uint64_t x = pl->rand_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	pl->rand_state = x;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+void pol_dp_resolve(struct policer *pl)
+{
+	unsigned int i;
+
+	for (i = 0; i < pl->cfg.n_guests; i++)
+		pl->guest_ifindex[i] = if_nametoindex(pl->cfg.guests[i].ifname);
+}
+
+static const struct pol_guest *guest_of(const struct policer *pl,
+					uint32_t ifindex)
+{
+	unsigned int i;
+
+	for (i = 0; i < pl->cfg.n_guests; i++)
+		if (ifindex != 0 && pl->guest_ifindex[i] == ifindex)
+			return &pl->cfg.guests[i];
+	return NULL;
+}
+
+/*
+ * The guest's own address, or one that never leaves the link (IPv6
+ * link-local and unspecified sources: neighbour discovery and DAD, which
+ * the host itself answers), so that the check cannot break them.
+ */
+static bool source_ok(const struct pol_guest *g, const struct cx_audit_pkt *pkt)
+{
+	static const uint8_t unspec[16];
+	const uint8_t *a = pkt->key.saddr;
+	int family = AF_INET6;
+	unsigned int i;
+
+	if (pkt->key.family == CX_FLOW_IPV4) {
+		a += 12;	/* v4-mapped in the flow key */
+		family = AF_INET;
+	} else if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+		   memcmp(a, unspec, 16) == 0) {
+		return true;
+	}
+	for (i = 0; i < g->n_addrs; i++)
+		if (pol_prefix_match(&g->addrs[i], family, a))
+			return true;
+	return false;
+}
+
+/* Is the destination a guest behind a peer (a `remote` prefix)? */
+static bool remote(const struct policer *pl, const struct cx_audit_pkt *pkt)
+{
+	const uint8_t *a = pkt->key.daddr;
+	int family = AF_INET6;
+	unsigned int i;
+
+	if (pkt->key.family == CX_FLOW_IPV4) {
+		a += 12;
+		family = AF_INET;
+	}
+	for (i = 0; i < pl->cfg.n_remotes; i++)
+		if (pol_prefix_match(&pl->cfg.remotes[i].prefix, family, a))
+			return true;
+	return false;
+}
+
+static unsigned int drop(struct pol_tenant_rt *t, enum pol_drop why,
+			 uint32_t bytes)
+{
+	t->drops[why]++;
+	t->dropped_bytes[why] += bytes;
+	return NF_DROP;
+}
+
+unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
+			   struct cxd_nfq_mark *mark)
+{
+	struct policer *pl = arg;
+	const struct pol_guest *g;
+	struct pol_tenant_rt *t;
+	struct cx_audit_pkt pkt;
+	uint64_t now_ns, marked = 0;
+	bool conex;
+	int ret;
+
+	if (p->hook != NF_INET_PRE_ROUTING) {
+		pl->st.other_hook++;
+		return NF_ACCEPT;
+	}
+	g = guest_of(pl, p->indev);
+	if (g == NULL) {
+		pl->st.unknown_indev++;
+		return NF_ACCEPT;
+	}
+	t = &pl->tenants[g->tenant];
+	ret = cxd_pkt_parse(p->data, p->cap_len, p->pkt_len, &pkt);
+	if (ret < 0) {
+		/* Not a firewall: what cannot be read is counted and passed. */
+		pl->st.parse_errors++;
+		return NF_ACCEPT;
+	}
+	t->packets++;
+	t->bytes += pkt.ip_bytes;
+	if (!source_ok(g, &pkt)) {
+		cx_log_rl(&pl->spoof_rl, pol_now_ns(), CX_LOG_NOTICE,
+			  "guest %s (tenant %s): dropping packets with a source "
+			  "address that is not its own", g->ifname,
+			  pl->cfg.tenants[g->tenant].name);
+		return drop(t, POL_DROP_SPOOF, pkt.ip_bytes);
+	}
+	/* X=0 with flags is Not-ConEx: the flags are meaningless (RFC 7837 §4). */
+	conex = (pkt.flags & CX_AUDIT_P_CONEX) && (pkt.sig & CX_SIG_X);
+	if (conex) {
+		if (pkt.sig & CX_SIG_L)
+			marked += pkt.ip_bytes;
+		if (pkt.sig & CX_SIG_E)
+			marked += pkt.ip_bytes;
+		if (pkt.sig & CX_SIG_C)
+			marked += pkt.ip_bytes;
+	}
+	now_ns = pol_now_ns();
+	if (cx_police_packet(&t->pol, marked, pkt.ip_bytes, next_rand(pl),
+			     now_ns) == CX_POLICE_DROP)
+		return drop(t, POL_DROP_POLICE, pkt.ip_bytes);
+	if (conex) {
+		t->conex_packets++;
+		t->conex_bytes += pkt.ip_bytes;
+		if (pkt.sig & CX_SIG_L)
+			t->l_bytes += pkt.ip_bytes;
+		if (pkt.sig & CX_SIG_E)
+			t->e_bytes += pkt.ip_bytes;
+		if (pkt.sig & CX_SIG_C)
+			t->c_bytes += pkt.ip_bytes;
+		return NF_ACCEPT;
+	}
+	if (pl->fb_fd >= 0 && remote(pl, &pkt)) {
+		t->tunnel_packets++;
+		t->tunnel_bytes += pkt.ip_bytes;
+		mark->set = true;
+		mark->value = pl->cfg.mark;
+	}
+	return NF_ACCEPT;
+}

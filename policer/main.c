@@ -1,0 +1,634 @@
+/*
+ * conex-policer: per-tenant congestion policing on the sending hypervisor
+ * (RFC 7713 §5.4.3, CONEX.md §4), the VXLAN fallback for Not-ConEx
+ * traffic with feedback from the far auditors (CONEX.md §6), and one
+ * allowance per tenant across hosts through a Redis token bank.
+ * Options, setup, loop, reload and teardown; the decisions are
+ * conex/police.h, the I/O common/nfq.c, net.c, feedback.c and bank.c.
+ *
+ *   conex-policer [--config FILE] [--foreground] [--debug]
+ *   conex-policer --cleanup
+ *   conex-policer stats [--json]
+ *   conex-policer set-allowance TENANT RATE
+ *   conex-policer reload
+ *
+ * Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <conex/log.h>
+#include <conex/parse.h>
+
+#include "bank.h"
+#include "common/conffile.h"
+#include "common/ctl.h"
+#include "net.h"
+#include "policer.h"
+
+#define EXIT_USAGE		2
+#define TICK_MS			1000
+#define BANK_TICK_MS		10	/* token requests and bank timers */
+#define RESOLVE_EVERY_NS	(5ULL * 1000000000ULL)
+#define SPOOF_LOG_BURST		5
+#define SPOOF_LOG_INTERVAL_NS	(10ULL * 1000000000ULL)
+/* Control socket @conex-policer: one policer per network namespace. */
+#define CTL_NAME		"conex-policer"
+#define CTL_MSG_MAX		(64 * 1024)
+#define RX_TURNS_MAX		64
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t reload_signal;
+
+static const char usage_text[] =
+	"usage: conex-policer [--config FILE] [--foreground] [--debug]\n"
+	"       conex-policer --cleanup\n"
+	"       conex-policer stats [--json]\n"
+	"       conex-policer set-allowance TENANT RATE\n"
+	"       conex-policer reload\n"
+	"\n"
+	"Sender-side ConEx congestion policer. Queues the traffic of the\n"
+	"configured guest interfaces (NFQUEUE, iptables chain " POL_NET_CHAIN "),\n"
+	"drains each tenant's congestion token bucket by the ConEx-marked bytes\n"
+	"its guests send, steers their Not-ConEx traffic into a VXLAN tunnel\n"
+	"whose far end feeds congestion back, and drops a tenant's packets\n"
+	"with a rising probability while its bucket is empty. With `redis` in\n"
+	"the configuration, every host shares each tenant's one allowance.\n"
+	"SIGTERM or SIGINT removes the hooks and exits 0; SIGHUP reloads.\n"
+	"\n"
+	"  --config FILE   configuration file (default " POL_CONFIG_DEFAULT ")\n"
+	"  --cleanup       remove hooks, routes and devices left by a crashed\n"
+	"                  instance, then exit\n"
+	"  --foreground    log to stderr instead of syslog\n"
+	"  --debug         log debug messages too\n"
+	"  --help          this text\n"
+	"\n"
+	"stats: print the running policer's counters and tenants (--json: one\n"
+	"  JSON object).\n"
+	"set-allowance TENANT RATE: change a tenant's allowance now, keeping its\n"
+	"  bucket (until the next reload or restart reads the file again).\n"
+	"reload: re-read the configuration file (as SIGHUP does); a file with an\n"
+	"  error is refused whole and the running configuration stays.\n"
+	"\n"
+	"Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n"
+	"See conex-policer(8) and conex-policer.conf(5).\n";
+
+uint64_t pol_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
+}
+
+/* A client command: one request, the reply printed. */
+static int client(const char *req, bool quiet_ok)
+{
+	static char buf[CTL_MSG_MAX];
+	int ret;
+
+	ret = cxd_ctl_call(CTL_NAME, req, buf, sizeof(buf));
+	if (ret == -ENOENT) {
+		fprintf(stderr, "conex-policer: no policer running in this "
+			"network namespace\n");
+		return EXIT_FAILURE;
+	}
+	if (ret <= 0) {
+		fprintf(stderr, "conex-policer: %s\n",
+			ret == 0 ? "empty reply" : strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	if (strncmp(buf, "error: ", 7) == 0) {
+		fprintf(stderr, "conex-policer: %s", buf + 7);
+		return strncmp(buf + 7, "usage", 5) == 0 ? EXIT_USAGE : EXIT_FAILURE;
+	}
+	if (!quiet_ok || strcmp(buf, "ok\n") != 0)
+		fputs(buf, stdout);
+	return 0;
+}
+
+static int cmd_client(int argc, char **argv)
+{
+	char req[CXD_CTL_REQ_MAX];
+	uint64_t rate;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(argv[0], "stats") == 0) {
+		if (argc == 1)
+			return client("stats text", false);
+		if (argc == 2 && (strcmp(argv[1], "--json") == 0 ||
+				  strcmp(argv[1], "-j") == 0))
+			return client("stats json", false);
+	} else if (strcmp(argv[0], "set-allowance") == 0 && argc == 3) {
+		if (cx_parse_rate(argv[2], &rate) < 0) {
+			fprintf(stderr, "conex-policer: set-allowance: bad rate '%s' "
+				"(e.g. 2mbit)\n", argv[2]);
+			return EXIT_USAGE;
+		}
+		if (!cxd_conf_name_ok(argv[1], POL_NAME_MAX)) {
+			fprintf(stderr, "conex-policer: set-allowance: bad tenant "
+				"name '%s'\n", argv[1]);
+			return EXIT_USAGE;
+		}
+		snprintf(req, sizeof(req), "set-allowance %s %llu", argv[1],
+			 (unsigned long long)rate);
+		return client(req, true);
+	} else if (strcmp(argv[0], "reload") == 0 && argc == 1) {
+		return client("reload", true);
+	}
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+static int load_config(struct pol_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	pol_config_init(cfg);
+	return pol_config_load(cfg, path, err, errlen);
+}
+
+/* Tenants' police parameters as the buckets use them. */
+static void tenant_cfg(const struct pol_config *c, unsigned int i,
+		       struct cx_police_cfg *pc)
+{
+	*pc = c->tenants[i].police;
+	pc->share_ppm = c->bank_share_ppm;
+}
+
+int pol_apply(struct policer *pl, const struct pol_config *next,
+	      uint64_t now_ns)
+{
+	static struct pol_tenant_rt old[POL_TENANTS_MAX];
+	struct cx_police_cfg pc;
+	unsigned int i;
+	int j;
+
+	memcpy(old, pl->tenants, sizeof(old));
+	memset(pl->tenants, 0, sizeof(pl->tenants));
+	for (i = 0; i < next->n_tenants; i++) {
+		tenant_cfg(next, i, &pc);
+		j = pol_config_tenant(&pl->cfg, next->tenants[i].name);
+		if (j >= 0) {
+			pl->tenants[i] = old[j];
+			pl->tenants[i].bank_pending = false;
+			cx_police_set_cfg(&pl->tenants[i].pol, &pc, now_ns);
+		} else {
+			cx_police_init(&pl->tenants[i].pol, &pc, pl->mode, now_ns);
+		}
+	}
+	pl->cfg = *next;
+	pol_dp_resolve(pl);
+	return 0;
+}
+
+/* What a reload cannot change without a restart; NULL if nothing. */
+static const char *restart_needed(const struct pol_config *a,
+				  const struct pol_config *b)
+{
+	if (a->queue != b->queue || a->fail_open != b->fail_open)
+		return "queue or failure_policy";
+	if (a->host_id != b->host_id || a->local_family != b->local_family ||
+	    memcmp(a->local_addr, b->local_addr, 16) != 0 ||
+	    a->feedback_port != b->feedback_port || a->vxlan_port != b->vxlan_port ||
+	    a->vni != b->vni || strcmp(a->tun_dev, b->tun_dev) != 0 ||
+	    a->table != b->table || a->mark != b->mark)
+		return "host_id, local or tunnel parameters";
+	if (a->n_peers != b->n_peers ||
+	    memcmp(a->peers, b->peers, a->n_peers * sizeof(a->peers[0])) != 0 ||
+	    a->n_remotes != b->n_remotes ||
+	    memcmp(a->remotes, b->remotes, a->n_remotes * sizeof(a->remotes[0])) != 0)
+		return "peers or remotes";
+	if (strcmp(a->redis_url, b->redis_url) != 0)
+		return "redis";
+	return NULL;
+}
+
+static bool same_interfaces(const struct pol_config *a, const struct pol_config *b)
+{
+	unsigned int i;
+
+	if (a->n_guests != b->n_guests)
+		return false;
+	for (i = 0; i < a->n_guests; i++)
+		if (strcmp(a->guests[i].ifname, b->guests[i].ifname) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Re-read the file. Anything wrong (syntax, a change that needs a restart,
+ * hooks that cannot be installed) leaves the running configuration as it
+ * was. Returns 0, or -1 with err set.
+ */
+static int reload(struct policer *pl, const char *path, char *err, size_t errlen)
+{
+	static struct pol_config next;
+	const char *what;
+	char msg[512];
+
+	if (load_config(&next, path, err, errlen) < 0)
+		goto fail;
+	what = restart_needed(&pl->cfg, &next);
+	if (what != NULL) {
+		snprintf(err, errlen, "%s: %s changed: restart conex-policer to "
+			 "apply", path, what);
+		goto fail;
+	}
+	if (!same_interfaces(&pl->cfg, &next) &&
+	    pol_net_install(&next, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "hooks for the new guests: %.400s", msg);
+		/* Put the old hooks back; their failure is logged. */
+		if (pol_net_install(&pl->cfg, msg, sizeof(msg)) < 0)
+			cx_log_warnx("restoring the previous hooks: %s", msg);
+		goto fail;
+	}
+	pol_apply(pl, &next, pol_now_ns());
+	pl->st.reloads++;
+	cx_log_info("configuration reloaded from %s: %u tenants, %u guests",
+		    path, pl->cfg.n_tenants, pl->cfg.n_guests);
+	return 0;
+fail:
+	pl->st.reload_errors++;
+	cx_log_warnx("reload refused, configuration unchanged: %s", err);
+	return -1;
+}
+
+static int set_allowance(struct policer *pl, const char *tenant,
+			 const char *rate, char *reply, size_t len)
+{
+	struct cx_police_cfg pc;
+	char a[CX_FORMAT_MAX], b[CX_FORMAT_MAX];
+	uint64_t bps;
+	int i;
+
+	i = pol_config_tenant(&pl->cfg, tenant);
+	if (i < 0)
+		return snprintf(reply, len, "error: unknown tenant '%s'\n", tenant);
+	if (cx_parse_u64(rate, 1, UINT64_MAX, &bps) < 0)
+		return snprintf(reply, len, "error: usage: set-allowance TENANT RATE\n");
+	pc = pl->cfg.tenants[i].police;
+	pc.allowance_bps = bps;
+	if (cx_police_cfg_check(&pc) < 0) {
+		cx_format_rate(bps, a, sizeof(a));
+		return snprintf(reply, len, "error: allowance %s out of range for "
+				"tenant %s (burst and peak must fit it: see "
+				"conex-policer.conf(5))\n", a, tenant);
+	}
+	cx_format_rate(pl->cfg.tenants[i].police.allowance_bps, a, sizeof(a));
+	cx_format_rate(bps, b, sizeof(b));
+	pl->cfg.tenants[i].police = pc;
+	tenant_cfg(&pl->cfg, (unsigned int)i, &pc);
+	cx_police_set_cfg(&pl->tenants[i].pol, &pc, pol_now_ns());
+	pl->st.allowance_changes++;
+	cx_log_info("tenant %s: allowance %s -> %s", tenant, a, b);
+	return snprintf(reply, len, "ok\n");
+}
+
+static void serve_ctl(struct policer *pl, const char *path)
+{
+	static char buf[CTL_MSG_MAX];
+	char req[CXD_CTL_REQ_MAX], err[512];
+	char *argv[4], *save = NULL, *tok;
+	int cfd, n, argc = 0;
+	uid_t uid;
+
+	cfd = cxd_ctl_accept_req(pl->ctl_fd, req, sizeof(req), &uid);
+	if (cfd < 0) {
+		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
+			cx_log_debug("control socket: %s", strerror(-cfd));
+		return;
+	}
+	for (tok = strtok_r(req, " ", &save); tok && argc < 4;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	if (argc == 2 && strcmp(argv[0], "stats") == 0 &&
+	    (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "text") == 0)) {
+		n = pol_stats_format(pl, pol_now_ns(), argv[1][0] == 'j', buf,
+				     sizeof(buf));
+		if (n < 0)
+			n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
+	} else if (uid != 0) {
+		n = snprintf(buf, sizeof(buf), "error: permission denied: only "
+			     "root may change the policer\n");
+	} else if (argc == 3 && strcmp(argv[0], "set-allowance") == 0) {
+		n = set_allowance(pl, argv[1], argv[2], buf, sizeof(buf));
+	} else if (argc == 1 && strcmp(argv[0], "reload") == 0) {
+		if (reload(pl, path, err, sizeof(err)) < 0)
+			n = snprintf(buf, sizeof(buf), "error: %s\n", err);
+		else
+			n = snprintf(buf, sizeof(buf), "ok\n");
+	} else {
+		n = snprintf(buf, sizeof(buf), "error: usage: unknown request\n");
+	}
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		n = (int)strlen(buf);
+	cxd_ctl_reply(cfd, buf, (size_t)n);
+}
+
+/*
+ * Single-threaded loop. SIGINT/SIGTERM/SIGHUP stay blocked except inside
+ * ppoll(), so none is lost between the flag test and the sleep.
+ */
+static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
+{
+	struct pollfd pfd[4];
+	uint64_t now_ns, next_resolve_ns = 0;
+	struct timespec ts;
+	sigset_t pend;
+	char err[512];
+	int turn, ret, ms, nfd;
+
+	while (!stop_signal) {
+		for (turn = 0; turn < RX_TURNS_MAX; turn++) {
+			ret = cxd_nfq_receive(pl->nfq);
+			if (ret < 0) {
+				cx_log_warnx("nfqueue receive: %s", strerror(-ret));
+				return EXIT_FAILURE;
+			}
+			if (ret == 0)
+				break;
+		}
+		ret = cxd_nfq_flush(pl->nfq);
+		if (ret < 0) {
+			cx_log_warnx("nfqueue verdict: %s", strerror(-ret));
+			return EXIT_FAILURE;
+		}
+		now_ns = pol_now_ns();
+		pol_fb_receive(pl, now_ns);
+		pol_bank_tick(pl, now_ns);
+		if (now_ns >= next_resolve_ns) {
+			pol_dp_resolve(pl);
+			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
+		}
+		if (reload_signal) {
+			reload_signal = 0;
+			(void)reload(pl, path, err, sizeof(err));
+		}
+		if (sigpending(&pend) == 0 && (sigismember(&pend, SIGINT) == 1 ||
+					       sigismember(&pend, SIGTERM) == 1 ||
+					       sigismember(&pend, SIGHUP) == 1))
+			ppoll(pfd, 0, &(struct timespec){ 0, 0 }, waitmask);
+		if (stop_signal)
+			break;
+		nfd = 0;
+		pfd[nfd++] = (struct pollfd){ .fd = cxd_nfq_fd(pl->nfq), .events = POLLIN };
+		pfd[nfd++] = (struct pollfd){ .fd = pl->ctl_fd, .events = POLLIN };
+		pfd[nfd++] = (struct pollfd){ .fd = pl->fb_fd, .events = POLLIN };
+		pfd[nfd++] = (struct pollfd){
+			.fd = pl->bank ? cxp_bank_fd(pl->bank) : -1,
+			.events = pl->bank ? cxp_bank_events(pl->bank) : 0,
+		};
+		ms = turn == RX_TURNS_MAX ? 0 : pl->bank ? BANK_TICK_MS : TICK_MS;
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		ret = ppoll(pfd, (nfds_t)nfd, &ts, waitmask);
+		if (ret < 0 && errno != EINTR) {
+			cx_log_warn("ppoll");
+			return EXIT_FAILURE;
+		}
+		if (ret <= 0)
+			continue;
+		if (pfd[1].revents & POLLIN)
+			serve_ctl(pl, path);
+		if (pfd[2].revents & POLLIN)
+			pol_fb_receive(pl, pol_now_ns());
+		if (pl->bank && pfd[3].revents)
+			cxp_bank_io(pl->bank, pfd[3].revents, pol_now_ns());
+	}
+	cx_log_info("signal %d: removing hooks and unbinding", (int)stop_signal);
+	return 0;
+}
+
+static int install_signals(sigset_t *waitmask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &block, waitmask) < 0)
+		return -1;
+	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGHUP);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGHUP, &sa, NULL) < 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static void log_start(const struct policer *pl)
+{
+	char rate[CX_FORMAT_MAX], burst[CX_FORMAT_MAX];
+	unsigned int i;
+
+	cx_log_info("policing queue %u, %s, %u tenants, %u guests, tunnel %s, "
+		    "token bank %s, host id %u", pl->cfg.queue,
+		    pl->cfg.fail_open ? "fail-open" : "fail-closed",
+		    pl->cfg.n_tenants, pl->cfg.n_guests,
+		    pl->fb_fd >= 0 ? pl->cfg.tun_dev : "off",
+		    pl->cfg.redis_url[0] ? pl->cfg.redis_url : "off (local buckets)",
+		    pl->cfg.host_id);
+	for (i = 0; i < pl->cfg.n_tenants; i++) {
+		cx_format_rate(pl->cfg.tenants[i].police.allowance_bps, rate, sizeof(rate));
+		cx_format_size(pl->cfg.tenants[i].police.burst_bytes, burst, sizeof(burst));
+		cx_log_info("tenant %s: allowance %s burst %s", pl->cfg.tenants[i].name,
+			    rate, burst);
+	}
+	for (i = 0; i < pl->cfg.n_guests; i++)
+		cx_log_info("guest %s: tenant %s%s", pl->cfg.guests[i].ifname,
+			    pl->cfg.tenants[pl->cfg.guests[i].tenant].name,
+			    pl->guest_ifindex[i] ? "" : " (interface absent for now)");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cxd_nfq_config nfq_cfg;
+	static struct pol_config cfg;
+	struct policer *pl;
+	const char *path = POL_CONFIG_DEFAULT;
+	bool foreground = false, debug = false, cleanup = false;
+	sigset_t waitmask;
+	char err[1024];
+	uint64_t now_ns;
+	int ch, ret;
+
+	if (argc > 1 && (strcmp(argv[1], "stats") == 0 ||
+			 strcmp(argv[1], "set-allowance") == 0 ||
+			 strcmp(argv[1], "reload") == 0))
+		return cmd_client(argc - 1, argv + 1);
+	while ((ch = getopt_long(argc, argv, "c:CfDh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			cleanup = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'D':
+			debug = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "conex-policer: unexpected argument '%s'\n", argv[optind]);
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	if (cleanup) {
+		if (pol_net_cleanup_all(err, sizeof(err)) < 0) {
+			fprintf(stderr, "conex-policer: cleanup: %s\n", err);
+			return EXIT_FAILURE;
+		}
+		return 0;
+	}
+	if (load_config(&cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "conex-policer: %s\n", err);
+		return EXIT_USAGE;
+	}
+	pl = calloc(1, sizeof(*pl));
+	if (pl == NULL) {
+		fprintf(stderr, "conex-policer: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	pl->ctl_fd = -1;
+	pl->fb_fd = -1;
+	ret = EXIT_FAILURE;
+	cx_log_init("conex-policer", foreground, debug ? CX_LOG_DEBUG : CX_LOG_INFO);
+
+	/* The lock comes first: a second instance must not touch the hooks. */
+	pl->ctl_fd = cxd_ctl_listen(CTL_NAME);
+	if (pl->ctl_fd == -EADDRINUSE) {
+		cx_log_warnx("another conex-policer is already running here");
+		goto out_free;
+	}
+	if (pl->ctl_fd < 0) {
+		errno = -pl->ctl_fd;
+		cx_log_warn("control socket");
+		goto out_free;
+	}
+	if (install_signals(&waitmask) < 0) {
+		cx_log_warn("signals");
+		goto out_close_ctl;
+	}
+	if (sodium_init() < 0) {
+		cx_log_warnx("libsodium initialisation failed");
+		goto out_close_ctl;
+	}
+	if (getrandom(&pl->rand_state, sizeof(pl->rand_state), 0) !=
+	    (ssize_t)sizeof(pl->rand_state)) {
+		cx_log_warn("getrandom");
+		goto out_close_ctl;
+	}
+	pl->rand_state |= 1;	/* xorshift's one forbidden state is 0 */
+	now_ns = pl->start_mono_ns = pol_now_ns();
+	cx_log_ratelimit_init(&pl->spoof_rl, SPOOF_LOG_BURST, SPOOF_LOG_INTERVAL_NS,
+			      now_ns);
+	pl->mode = cfg.redis_url[0] ? CX_POLICE_SHARE : CX_POLICE_LOCAL;
+	pl->cfg.n_tenants = 0;
+	pol_apply(pl, &cfg, now_ns);
+	ret = pol_fb_open(pl);
+	if (ret < 0) {
+		errno = -ret;
+		cx_log_warn("feedback socket (port %u)", pl->cfg.feedback_port);
+		ret = EXIT_FAILURE;
+		goto out_fb;
+	}
+	ret = pol_bank_open(pl, now_ns);
+	if (ret < 0) {
+		errno = -ret;
+		cx_log_warn("token bank %s", pl->cfg.redis_url);
+		ret = EXIT_FAILURE;
+		goto out_fb;
+	}
+	ret = EXIT_FAILURE;
+	pl->nfq = calloc(1, sizeof(*pl->nfq));
+	if (pl->nfq == NULL) {
+		cx_log_warnx("out of memory");
+		goto out_bank;
+	}
+	cxd_nfq_config_default(&nfq_cfg);
+	nfq_cfg.queue_first = pl->cfg.queue;
+	nfq_cfg.fail_open = pl->cfg.fail_open;
+	ch = cxd_nfq_open(pl->nfq, &nfq_cfg, pol_dp_packet, pl);
+	if (ch < 0) {
+		cx_log_warnx("bind NFQUEUE %u: %s", pl->cfg.queue, strerror(-ch));
+		goto out_close_nfq;
+	}
+	/* Removes what a crashed instance left, then installs. */
+	if (pol_net_install(&pl->cfg, err, sizeof(err)) < 0) {
+		cx_log_warnx("hooks: %s", err);
+		goto out_close_nfq;
+	}
+	log_start(pl);
+	/* The line tests and scripts wait for: always on stderr. */
+	fprintf(stderr, "conex-policer: ready on queue %u\n", pl->cfg.queue);
+	fflush(stderr);
+
+	ret = run(pl, path, &waitmask);
+
+	/* Reverse order: no new packets, then the queue goes. */
+	if (pol_net_cleanup(&pl->cfg, err, sizeof(err)) < 0) {
+		cx_log_warnx("removing hooks: %s", err);
+		ret = EXIT_FAILURE;
+	}
+out_close_nfq:
+	cxd_nfq_close(pl->nfq);
+	free(pl->nfq);
+out_bank:
+	pol_bank_close(pl);
+out_fb:
+	pol_fb_close(pl);
+out_close_ctl:
+	close(pl->ctl_fd);
+out_free:
+	free(pl);
+	return ret;
+}

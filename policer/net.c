@@ -1,0 +1,768 @@
+/*
+ * conex-policer's kernel plumbing (net.h): the NFQUEUE hook and the VXLAN
+ * fallback for legacy guests, made by iptables, ip, bridge and nft run as
+ * child processes (iptables with -w: wait for the xtables lock rather than
+ * fail when another tool holds it), as auditor/rules.c does.
+ *
+ * Outer ECN of the encapsulation. RFC 6040 §4.1 normal mode copies the
+ * inner ECN field outward, CE included. Observed on Linux 6.18: a VXLAN
+ * device with `tos inherit` copies Not-ECT, ECT(0) and ECT(1), but turns
+ * an inner CE into an outer ECT(0) (INET_ECN_encapsulate(), the RFC 3168
+ * full-functionality behaviour). The fallback also needs an ECN-capable
+ * outer header for Not-ECT inner packets, so that the fabric marks rather
+ * than drops them (RFC 7713 §5.5, draft-briscoe-conex-data-centre §5).
+ * Both are fixed by nft payload rewriting in postrouting, on packets to
+ * the VXLAN port from the local underlay address:
+ *
+ *   outer Not-ECT (so inner Not-ECT)      -> outer ECT(0)
+ *   inner IPv4 or IPv6 CE                 -> outer CE
+ *
+ * The inner header sits at a fixed offset behind the outer UDP header:
+ *
+ *   UDP (8) | VXLAN (8) | Ethernet (14: ethertype at 12) | inner IP
+ *   so ethertype at transport offset 28 (bit 224), inner IP at 30 (bit
+ *   240): IPv4 ECN = bits 6-7 of octet 1 (bit 254), IPv6 ECN = bits
+ *   10-11 (bit 250).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#define ARGS_MAX	48
+#define OUT_BYTES	1024
+#define LIST_BYTES	(64 * 1024)
+#define JUMPS_MAX	1024	/* jumps deleted per tool, a hard cap */
+#define RULES_MAX	64	/* policy rules deleted per family, a hard cap */
+#define HOST_ID_MAX	0xffffffU	/* three octets of the device MAC */
+#define VNI_MAX		0xffffffU	/* RFC 7348 §5: 24-bit VNI */
+#define TUN_MTU		1500
+#define TUN_TTL		"64"
+#define NFT_SCRIPT_BYTES	2048
+
+static const char *const xt_tools[] = { "iptables", "ip6tables" };
+static const char *const ip_fams[] = { "-4", "-6" };
+
+/* An argv whose strings are copies: execvp() wants them writable. */
+struct args {
+	char *argv[ARGS_MAX];
+	char pool[NFT_SCRIPT_BYTES + 512];
+	size_t used;
+	int n;
+	bool overflow;
+};
+
+static void args_add(struct args *a, const char *s)
+{
+	size_t len = strlen(s) + 1;
+
+	if (a->n >= ARGS_MAX - 1 || len > sizeof(a->pool) - a->used) {
+		a->overflow = true;
+		return;
+	}
+	memcpy(a->pool + a->used, s, len);
+	a->argv[a->n++] = a->pool + a->used;
+	a->argv[a->n] = NULL;
+	a->used += len;
+}
+
+/* Start an argv with arg0 and the NULL-terminated strings after it. */
+static void args_init(struct args *a, const char *arg0, ...)
+{
+	const char *s;
+	va_list ap;
+
+	a->used = 0;
+	a->n = 0;
+	a->argv[0] = NULL;
+	a->overflow = false;
+	args_add(a, arg0);
+	va_start(ap, arg0);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		args_add(a, s);
+	va_end(ap);
+}
+
+static void args_xt(struct args *a, unsigned int t)
+{
+	args_init(a, xt_tools[t], "-w", "-t", "mangle", NULL);
+}
+
+/*
+ * Run argv; its stdout and stderr land in out (NUL-terminated, truncated
+ * to outlen, outlen > 0). Returns the exit status, or -errno if it could
+ * not run.
+ */
+static int run(char *const argv[], char *out, size_t outlen)
+{
+	size_t used = 0;
+	ssize_t n;
+	int pfd[2], status, ret;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return ret;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		dup2(pfd[1], STDERR_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		char sink[512];
+		char *dst = used + 1 < outlen ? out + used : sink;
+		size_t room = used + 1 < outlen ? outlen - used - 1 : sizeof(sink);
+
+		n = read(pfd[0], dst, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (dst != sink)
+			used += (size_t)n;
+	}
+	close(pfd[0]);
+	out[used] = '\0';
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status))
+		return 128;
+	return WEXITSTATUS(status);
+}
+
+/* "cmd args...: exit N: first line of output" into err. */
+static void cmd_error(const struct args *a, int status, char *out, char *err,
+		      size_t errlen)
+{
+	size_t used = 0;
+	int i, w;
+
+	if (errlen == 0)
+		return;
+	err[0] = '\0';
+	for (i = 0; i < a->n && used < errlen; i++) {
+		w = snprintf(err + used, errlen - used, "%s%s", i ? " " : "",
+			     a->argv[i]);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+	if (used >= errlen)
+		return;
+	out[strcspn(out, "\n")] = '\0';
+	if (status < 0)
+		snprintf(err + used, errlen - used, ": %s", strerror(-status));
+	else if (status == 127)
+		snprintf(err + used, errlen - used, ": cannot run it");
+	else
+		snprintf(err + used, errlen - used, ": exit %d: %s", status, out);
+}
+
+/*
+ * Run a with its output in out. 0 on success; on failure -E2BIG (argv
+ * overflow), -ENOENT (tool not found), -EIO (non-zero exit) or the -errno
+ * of fork/pipe, with err set unless err is NULL.
+ */
+static int exec_out(const struct args *a, char *out, size_t outlen, char *err,
+		    size_t errlen)
+{
+	int status;
+
+	if (a->overflow) {
+		if (err != NULL)
+			snprintf(err, errlen, "%s: argument list too long", a->argv[0]);
+		return -E2BIG;
+	}
+	status = run(a->argv, out, outlen);
+	if (status == 0)
+		return 0;
+	if (err != NULL)
+		cmd_error(a, status, out, err, errlen);
+	if (status < 0)
+		return status;
+	return status == 127 ? -ENOENT : -EIO;
+}
+
+static int exec_args(const struct args *a, char *err, size_t errlen)
+{
+	char out[OUT_BYTES];
+
+	return exec_out(a, out, sizeof(out), err, errlen);
+}
+
+/* Run arg0... quietly; true if it exited 0. For probes and sweeps. */
+static bool try_cmd(const char *arg0, ...)
+{
+	struct args a;
+	char out[OUT_BYTES];
+	const char *s;
+	va_list ap;
+
+	args_init(&a, arg0, NULL);
+	va_start(ap, arg0);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		args_add(&a, s);
+	va_end(ap);
+	return exec_out(&a, out, sizeof(out), NULL, 0) == 0;
+}
+
+/* A sweep goes on after an error; the first one is what it reports. */
+static void keep_first(int *first, int ret, const char *msg, char *err,
+		       size_t errlen)
+{
+	if (ret >= 0 || *first < 0)
+		return;
+	*first = ret;
+	snprintf(err, errlen, "%s", msg);
+}
+
+/* --- names ----------------------------------------------------------------- */
+
+/* fe80::<id>: the device's link-local address, a next hop for the peers. */
+static void ll_addr(uint32_t id, char *buf, size_t len)
+{
+	uint8_t a[16] = { 0xfe, 0x80 };
+
+	a[12] = (uint8_t)(id >> 24);
+	a[13] = (uint8_t)(id >> 16);
+	a[14] = (uint8_t)(id >> 8);
+	a[15] = (uint8_t)id;
+	inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+}
+
+/* 02:43:58:<id>: locally administered, unicast ("CX"), one per host. */
+static void dev_mac(uint32_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "02:43:58:%02x:%02x:%02x", (id >> 16) & 0xffU,
+		 (id >> 8) & 0xffU, id & 0xffU);
+}
+
+static void prefix_str(const struct pol_prefix *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->family, p->addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+/* --- checks ----------------------------------------------------------------- */
+
+static int check_tunnel(const struct pol_config *c, char *err, size_t errlen)
+{
+	unsigned int i, j, bits;
+	const struct pol_prefix *p;
+
+	if (c->local_family != AF_INET && c->local_family != AF_INET6) {
+		snprintf(err, errlen, "tunnel: local address family %d", c->local_family);
+		return -EINVAL;
+	}
+	if (c->tun_dev[0] == '\0' || c->vxlan_port == 0 || c->vni > VNI_MAX ||
+	    c->mark == 0 || c->table == 0 || (c->table >= 253 && c->table <= 255)) {
+		snprintf(err, errlen, "tunnel: need a device name, a VXLAN port, a "
+			 "VNI below 2^24, a non-zero mark and a table other than "
+			 "0 and 253-255 (the kernel's)");
+		return -EINVAL;
+	}
+	if (c->host_id == 0 || c->host_id > HOST_ID_MAX) {
+		snprintf(err, errlen, "tunnel: host id %u not in 1..%u (it makes "
+			 "the device MAC)", c->host_id, HOST_ID_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < c->n_peers; i++) {
+		if (c->peers[i].family != c->local_family) {
+			snprintf(err, errlen, "tunnel: peer %u is not in the local "
+				 "address family (one VXLAN device, one family)",
+				 c->peers[i].host_id);
+			return -EINVAL;
+		}
+		if (c->peers[i].host_id == 0 || c->peers[i].host_id > HOST_ID_MAX ||
+		    c->peers[i].host_id == c->host_id) {
+			snprintf(err, errlen, "tunnel: peer host id %u not in 1..%u "
+				 "or equal to ours", c->peers[i].host_id, HOST_ID_MAX);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < c->n_remotes; i++) {
+		p = &c->remotes[i].prefix;
+		bits = p->family == AF_INET ? 32 : 128;
+		if ((p->family != AF_INET && p->family != AF_INET6) ||
+		    p->len > bits || c->remotes[i].peer >= c->n_peers) {
+			snprintf(err, errlen, "tunnel: remote %u: bad prefix or peer", i);
+			return -EINVAL;
+		}
+		/*
+		 * The outer packet keeps the guest's fwmark (the VXLAN device
+		 * looks its route up with skb->mark), so a remote prefix that
+		 * covered an underlay address would route the tunnel into
+		 * itself.
+		 */
+		for (j = 0; j < c->n_peers; j++)
+			if (pol_prefix_match(p, c->peers[j].family, c->peers[j].addr))
+				break;
+		if (j < c->n_peers || pol_prefix_match(p, c->local_family, c->local_addr)) {
+			char s[INET6_ADDRSTRLEN + 8];
+
+			prefix_str(p, s, sizeof(s));
+			snprintf(err, errlen, "tunnel: remote %s covers an underlay "
+				 "address: the tunnel would route into itself", s);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int check_config(const struct pol_config *c, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	if (c->n_guests > POL_GUESTS_MAX || c->n_peers > POL_PEERS_MAX ||
+	    c->n_remotes > POL_REMOTES_MAX) {
+		snprintf(err, errlen, "configuration counts out of range");
+		return -EINVAL;
+	}
+	for (i = 0; i < c->n_guests; i++) {
+		if (c->guests[i].ifname[0] == '\0' ||
+		    memchr(c->guests[i].ifname, '\0', IF_NAMESIZE) == NULL) {
+			snprintf(err, errlen, "guest %u: no interface name", i);
+			return -EINVAL;
+		}
+	}
+	if (memchr(c->tun_dev, '\0', IF_NAMESIZE) == NULL) {
+		snprintf(err, errlen, "tunnel device name not terminated");
+		return -EINVAL;
+	}
+	return pol_config_tunnel(c) ? check_tunnel(c, err, errlen) : 0;
+}
+
+/* --- the NFQUEUE hook --------------------------------------------------------- */
+
+static int install_hook(const struct pol_config *c, unsigned int t, char *err,
+			size_t errlen)
+{
+	char qnum[8];
+	struct args a;
+	unsigned int i;
+	int ret;
+
+	snprintf(qnum, sizeof(qnum), "%u", c->queue);
+	args_xt(&a, t);
+	args_add(&a, "-N");
+	args_add(&a, POL_NET_CHAIN);
+	ret = exec_args(&a, err, errlen);
+	if (ret < 0)
+		return ret;
+	/* Without --queue-bypass a queue with no listener drops: fail-closed. */
+	args_xt(&a, t);
+	args_add(&a, "-A");
+	args_add(&a, POL_NET_CHAIN);
+	args_add(&a, "-j");
+	args_add(&a, "NFQUEUE");
+	args_add(&a, "--queue-num");
+	args_add(&a, qnum);
+	if (c->fail_open)
+		args_add(&a, "--queue-bypass");
+	ret = exec_args(&a, err, errlen);
+	if (ret < 0)
+		return ret;
+	/*
+	 * Jumps last, so the chain is complete before traffic enters it;
+	 * appended, so marking rules an operator put first still run (an
+	 * NFQUEUE verdict ends the chain).
+	 */
+	for (i = 0; i < c->n_guests; i++) {
+		args_xt(&a, t);
+		args_add(&a, "-A");
+		args_add(&a, "PREROUTING");
+		args_add(&a, "-i");
+		args_add(&a, c->guests[i].ifname);
+		args_add(&a, "-j");
+		args_add(&a, POL_NET_CHAIN);
+		ret = exec_args(&a, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Delete every rule of PREROUTING that jumps to our chain, as `-S` lists
+ * it ("-A PREROUTING -i g1 -j CONEX-POLICE"): each line becomes a -D.
+ * Returns how many, or -errno with err set.
+ */
+static int remove_jumps(unsigned int t, char *err, size_t errlen)
+{
+	static const char want[] = " -j " POL_NET_CHAIN;
+	char *out, *line, *next, *tok, *save;
+	struct args a;
+	int ret, deleted = 0;
+
+	out = malloc(LIST_BYTES);
+	if (out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	args_xt(&a, t);
+	args_add(&a, "-S");
+	args_add(&a, "PREROUTING");
+	ret = exec_out(&a, out, LIST_BYTES, err, errlen);
+	if (ret < 0)
+		goto out_free;
+	for (line = out; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		/* Exact target: CONEX-POLICE must not match CONEX-POLICE-X. */
+		tok = strstr(line, want);
+		if (strncmp(line, "-A ", 3) != 0 || tok == NULL ||
+		    (tok[sizeof(want) - 1] != '\0' && tok[sizeof(want) - 1] != ' '))
+			continue;
+		if (deleted >= JUMPS_MAX) {
+			snprintf(err, errlen, "%s: more than %d jumps to %s",
+				 xt_tools[t], JUMPS_MAX, POL_NET_CHAIN);
+			ret = -E2BIG;
+			goto out_free;
+		}
+		args_xt(&a, t);
+		for (tok = strtok_r(line, " ", &save); tok != NULL;
+		     tok = strtok_r(NULL, " ", &save))
+			args_add(&a, strcmp(tok, "-A") == 0 ? "-D" : tok);
+		ret = exec_args(&a, err, errlen);
+		if (ret < 0)
+			goto out_free;
+		deleted++;
+	}
+	ret = deleted;
+out_free:
+	free(out);
+	return ret;
+}
+
+static int remove_hook(unsigned int t, char *err, size_t errlen)
+{
+	struct args a;
+	int n, ret;
+
+	n = remove_jumps(t, err, errlen);
+	if (n < 0)
+		return n;
+	/* A failing flush means no chain: also the stale-rule sweep. */
+	if (!try_cmd(xt_tools[t], "-w", "-t", "mangle", "-F", POL_NET_CHAIN, NULL))
+		return n;
+	args_xt(&a, t);
+	args_add(&a, "-X");
+	args_add(&a, POL_NET_CHAIN);
+	ret = exec_args(&a, err, errlen);
+	return ret < 0 ? ret : n + 1;
+}
+
+/* --- the tunnel --------------------------------------------------------------- */
+
+/*
+ * rp_filter off: decapsulated packets come in on the device with sources
+ * the host routes via the underlay. The kernel uses max(all, dev), so
+ * where all is strict (1) only loose (2) on the device gets them through.
+ */
+static int set_rp_filter(const char *dev, char *err, size_t errlen)
+{
+	char path[96], all = '0';
+	const char *val;
+	int fd, ret = 0;
+
+	fd = open("/proc/sys/net/ipv4/conf/all/rp_filter", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &all, 1) != 1)
+			all = '0';
+		close(fd);
+	}
+	val = all == '1' ? "2" : "0";
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", dev);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, 1) != 1) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int install_peers(const struct pol_config *c, char *err, size_t errlen)
+{
+	char mac[18], ll[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN];
+	const struct pol_peer *p;
+	struct args a;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < c->n_peers; i++) {
+		p = &c->peers[i];
+		dev_mac(p->host_id, mac, sizeof(mac));
+		ll_addr(p->host_id, ll, sizeof(ll));
+		inet_ntop(p->family, p->addr, addr, sizeof(addr));
+		args_init(&a, "bridge", "fdb", "append", mac, "dev", c->tun_dev,
+			  "dst", addr, NULL);
+		ret = exec_args(&a, err, errlen);
+		if (ret < 0)
+			return ret;
+		args_init(&a, "ip", "-6", "neigh", "replace", ll, "lladdr", mac,
+			  "dev", c->tun_dev, "nud", "permanent", NULL);
+		ret = exec_args(&a, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* IPv4 prefixes get an IPv6 next hop (RFC 5549 style, Linux >= 5.2). */
+static int install_routes(const struct pol_config *c, char *err, size_t errlen)
+{
+	char pfx[INET6_ADDRSTRLEN + 8], ll[INET6_ADDRSTRLEN], table[16];
+	const struct pol_remote *r;
+	struct args a;
+	unsigned int i;
+	int ret;
+
+	snprintf(table, sizeof(table), "%u", c->table);
+	for (i = 0; i < c->n_remotes; i++) {
+		r = &c->remotes[i];
+		prefix_str(&r->prefix, pfx, sizeof(pfx));
+		ll_addr(c->peers[r->peer].host_id, ll, sizeof(ll));
+		args_init(&a, "ip", r->prefix.family == AF_INET ? "-4" : "-6",
+			  "route", "replace", pfx, "via", NULL);
+		if (r->prefix.family == AF_INET)
+			args_add(&a, "inet6");
+		args_add(&a, ll);
+		args_add(&a, "dev");
+		args_add(&a, c->tun_dev);
+		args_add(&a, "table");
+		args_add(&a, table);
+		ret = exec_args(&a, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * pol_net_install() sweeps our rules away first, so adding here never
+ * duplicates one: installing twice leaves what installing once does.
+ */
+static int install_rules(const struct pol_config *c, char *err, size_t errlen)
+{
+	char sel[32], table[16], pref[16];
+	struct args a;
+	unsigned int f;
+	int ret;
+
+	snprintf(sel, sizeof(sel), "0x%x/0xffffffff", c->mark);
+	snprintf(table, sizeof(table), "%u", c->table);
+	snprintf(pref, sizeof(pref), "%u", POL_NET_RULE_PREF);
+	for (f = 0; f < 2; f++) {
+		args_init(&a, "ip", ip_fams[f], "rule", "add", "fwmark", sel,
+			  "lookup", table, "pref", pref, NULL);
+		ret = exec_args(&a, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* One nft batch: the table appears whole or not at all. */
+static int install_nft(const struct pol_config *c, char *err, size_t errlen)
+{
+	static const char t[] = "inet " POL_NET_NFT_TABLE " postrouting";
+	char script[NFT_SCRIPT_BYTES], local[INET6_ADDRSTRLEN], m[160];
+	const char *ip = c->local_family == AF_INET ? "ip" : "ip6";
+	struct args a;
+	int w;
+
+	inet_ntop(c->local_family, c->local_addr, local, sizeof(local));
+	snprintf(m, sizeof(m), "%s saddr %s udp dport %u", ip, local, c->vxlan_port);
+	w = snprintf(script, sizeof(script),
+		     "add table inet %s\n"
+		     "add chain %s { type filter hook postrouting priority mangle; "
+		     "policy accept; }\n"
+		     "add rule %s %s %s ecn not-ect %s ecn set ect0\n"
+		     "add rule %s %s @th,224,16 0x0800 @th,254,2 3 %s ecn set ce\n"
+		     "add rule %s %s @th,224,16 0x86dd @th,250,2 3 %s ecn set ce\n",
+		     POL_NET_NFT_TABLE, t, t, m, ip, ip, t, m, ip, t, m, ip);
+	if (w < 0 || (size_t)w >= sizeof(script)) {
+		snprintf(err, errlen, "nft script too long");
+		return -E2BIG;
+	}
+	args_init(&a, "nft", script, NULL);
+	return exec_args(&a, err, errlen);
+}
+
+static int install_tunnel(const struct pol_config *c, char *err, size_t errlen)
+{
+	char vni[16], port[8], local[INET6_ADDRSTRLEN], mac[18], mtu[8];
+	char ll[INET6_ADDRSTRLEN], ll_pfx[INET6_ADDRSTRLEN + 4];
+	struct args a;
+	int ret;
+
+	snprintf(vni, sizeof(vni), "%u", c->vni);
+	snprintf(port, sizeof(port), "%u", c->vxlan_port);
+	snprintf(mtu, sizeof(mtu), "%u", TUN_MTU);
+	inet_ntop(c->local_family, c->local_addr, local, sizeof(local));
+	dev_mac(c->host_id, mac, sizeof(mac));
+	/*
+	 * No lower device: the kernel routes the outer packet. nolearning:
+	 * the FDB holds exactly the configured peers. tos inherit: ECN (and
+	 * DSCP) copied outward, see the top of this file.
+	 */
+	args_init(&a, "ip", "link", "add", c->tun_dev, "address", mac, "mtu", mtu,
+		  "type", "vxlan", "id", vni, "local", local, "dstport", port,
+		  "nolearning", "ttl", TUN_TTL, "tos", "inherit", NULL);
+	ret = exec_args(&a, err, errlen);
+	if (ret < 0)
+		return ret;
+	/* Only the address given below: no EUI-64 one from the MAC. */
+	args_init(&a, "ip", "link", "set", "dev", c->tun_dev, "addrgenmode", "none",
+		  NULL);
+	ret = exec_args(&a, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = set_rp_filter(c->tun_dev, err, errlen);
+	if (ret < 0)
+		return ret;
+	args_init(&a, "ip", "link", "set", "dev", c->tun_dev, "up", NULL);
+	ret = exec_args(&a, err, errlen);
+	if (ret < 0)
+		return ret;
+	ll_addr(c->host_id, ll, sizeof(ll));
+	snprintf(ll_pfx, sizeof(ll_pfx), "%s/64", ll);
+	args_init(&a, "ip", "-6", "addr", "add", ll_pfx, "dev", c->tun_dev, "nodad",
+		  NULL);
+	ret = exec_args(&a, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = install_peers(c, err, errlen);
+	if (ret == 0)
+		ret = install_routes(c, err, errlen);
+	if (ret == 0)
+		ret = install_rules(c, err, errlen);
+	if (ret == 0)
+		ret = install_nft(c, err, errlen);
+	return ret;
+}
+
+/* --- removal ------------------------------------------------------------------ */
+
+/*
+ * Remove, in the reverse order of install: the nft table, the policy rules
+ * (those of mark/table, or with any_rule every rule at our preference),
+ * table `table`, the device, then the hook. Returns how many objects went,
+ * or the first error (err set) after trying them all.
+ */
+static int cleanup(const char *dev, uint32_t table, uint32_t mark, bool any_rule,
+		   char *err, size_t errlen)
+{
+	char tbl[16], sel[32], pref[16], out[OUT_BYTES], msg[OUT_BYTES] = "";
+	struct args a;
+	unsigned int f, t, k;
+	int n = 0, first = 0, ret;
+
+	if (try_cmd("nft", "list", "table", "inet", POL_NET_NFT_TABLE, NULL)) {
+		args_init(&a, "nft", "delete", "table", "inet", POL_NET_NFT_TABLE, NULL);
+		ret = exec_args(&a, msg, sizeof(msg));
+		keep_first(&first, ret, msg, err, errlen);
+		n += ret == 0;
+	}
+	snprintf(tbl, sizeof(tbl), "%u", table);
+	snprintf(sel, sizeof(sel), "0x%x/0xffffffff", mark);
+	snprintf(pref, sizeof(pref), "%u", POL_NET_RULE_PREF);
+	for (f = 0; f < 2; f++) {
+		/* A failing delete means none is left. */
+		for (k = 0; k < RULES_MAX; k++) {
+			if (any_rule ? !try_cmd("ip", ip_fams[f], "rule", "del", "pref",
+						pref, NULL)
+				     : !try_cmd("ip", ip_fams[f], "rule", "del", "fwmark",
+						sel, "lookup", tbl, "pref", pref, NULL))
+				break;
+			n++;
+		}
+		if (table == 0)
+			continue;
+		/* Listing a table the kernel never had fails: nothing to flush. */
+		args_init(&a, "ip", ip_fams[f], "route", "show", "table", tbl, NULL);
+		if (exec_out(&a, out, sizeof(out), NULL, 0) < 0 || out[0] == '\0')
+			continue;
+		args_init(&a, "ip", ip_fams[f], "route", "flush", "table", tbl, NULL);
+		ret = exec_args(&a, msg, sizeof(msg));
+		keep_first(&first, ret, msg, err, errlen);
+		n += ret == 0;
+	}
+	if (dev[0] != '\0' && if_nametoindex(dev) != 0) {
+		args_init(&a, "ip", "link", "del", "dev", dev, NULL);
+		ret = exec_args(&a, msg, sizeof(msg));
+		keep_first(&first, ret, msg, err, errlen);
+		n += ret == 0;
+	}
+	for (t = 0; t < 2; t++) {
+		ret = remove_hook(t, msg, sizeof(msg));
+		keep_first(&first, ret, msg, err, errlen);
+		if (ret > 0)
+			n += ret;
+	}
+	return first < 0 ? first : n;
+}
+
+int pol_net_cleanup(const struct pol_config *c, char *err, size_t errlen)
+{
+	if (memchr(c->tun_dev, '\0', IF_NAMESIZE) == NULL) {
+		snprintf(err, errlen, "tunnel device name not terminated");
+		return -EINVAL;
+	}
+	return cleanup(c->tun_dev, c->table, c->mark, false, err, errlen);
+}
+
+int pol_net_cleanup_all(char *err, size_t errlen)
+{
+	return cleanup(POL_TUN_DEV_DEFAULT, POL_TABLE_DEFAULT, POL_MARK_DEFAULT, true,
+		       err, errlen);
+}
+
+int pol_net_install(const struct pol_config *c, char *err, size_t errlen)
+{
+	char tmp[OUT_BYTES];
+	unsigned int t;
+	int ret;
+
+	ret = check_config(c, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = pol_net_cleanup(c, err, errlen);
+	if (ret < 0)
+		return ret;
+	for (t = 0; t < 2 && ret >= 0; t++)
+		ret = install_hook(c, t, err, errlen);
+	if (ret >= 0 && pol_config_tunnel(c))
+		ret = install_tunnel(c, err, errlen);
+	if (ret < 0) {
+		/* Nothing half-applied stays behind. */
+		(void)pol_net_cleanup(c, tmp, sizeof(tmp));
+		return ret;
+	}
+	return 0;
+}
