@@ -45,7 +45,6 @@ $(POL_BANK_BENCH): $(O)/bench/bank.o $(POL_BANK_OBJ) $(LIBCONEX)
 
 # System plumbing (NFQUEUE hook, VXLAN fallback) and its test-only driver,
 # run by tests/pytest/test_tunnel.py; built with everything, never installed.
-POL_SRCS += net.c
 POL_NETPROBE := $(O)/tests/net/cx-netprobe
 all: $(POL_NETPROBE)
 $(O)/tests/net/cx-netprobe.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)

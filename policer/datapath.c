@@ -144,8 +144,20 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	/* X=0 with flags is Not-ConEx: the flags are meaningless (RFC 7837 §4). */
 	conex = (pkt.flags & CX_AUDIT_P_CONEX) && (pkt.sig & CX_SIG_X);
 	if (conex) {
-		if (pkt.sig & CX_SIG_L)
-			marked += pkt.ip_bytes;
+		if (pkt.sig & CX_SIG_L) {
+			/*
+			 * The retransmission of a packet this policer dropped
+			 * re-echoes that drop as L: a loss the network did not
+			 * cause, already paid for by the drop. Forgiven, byte
+			 * for byte, so a sanction does not feed itself.
+			 */
+			uint64_t f = t->forgive_bytes < pkt.ip_bytes ?
+				     t->forgive_bytes : pkt.ip_bytes;
+
+			t->forgive_bytes -= f;
+			t->forgiven_bytes += f;
+			marked += pkt.ip_bytes - f;
+		}
 		if (pkt.sig & CX_SIG_E)
 			marked += pkt.ip_bytes;
 		if (pkt.sig & CX_SIG_C)
@@ -153,8 +165,11 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	}
 	now_ns = pol_now_ns();
 	if (cx_police_packet(&t->pol, marked, pkt.ip_bytes, next_rand(pl),
-			     now_ns) == CX_POLICE_DROP)
+			     now_ns) == CX_POLICE_DROP) {
+		if (pkt.payload_bytes && t->forgive_bytes < t->pol.cfg.burst_bytes)
+			t->forgive_bytes += pkt.ip_bytes;
 		return drop(t, POL_DROP_POLICE, pkt.ip_bytes);
+	}
 	if (conex) {
 		t->conex_packets++;
 		t->conex_bytes += pkt.ip_bytes;

@@ -17,13 +17,17 @@ As a library (from the testbed):
 As a program, run by transfer() in the two namespaces:
 
 	bulk.py recv ADDR PORT SECONDS      prints one JSON line at the end
-	bulk.py send ADDR PORT SECONDS [RESTART_S]
+	bulk.py send ADDR PORT SECONDS [RESTART_S [FLOWS]]
+
+FLOWS parallel connections share the sender's process (one thread each);
+the receiver reports their total and the bytes of each connection.
 """
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 CHUNK = 64 * 1024
@@ -42,10 +46,11 @@ def recv_main(addr, port, seconds):
 	ls = socket.socket(_family(addr), socket.SOCK_STREAM)
 	ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 	ls.bind((addr, port))
-	ls.listen(64)
+	ls.listen(256)
 	ls.setblocking(False)
 	print("listening", flush=True)
 	conns, total, start, first_byte = [], 0, None, None
+	per_conn = {}
 	import selectors
 	sel = selectors.DefaultSelector()
 	sel.register(ls, selectors.EVENT_READ)
@@ -82,19 +87,33 @@ def recv_main(addr, port, seconds):
 			if first_byte is None:
 				first_byte = time.monotonic()
 			total += len(data)
+			fd = key.fileobj.fileno()
+			per_conn[fd] = per_conn.get(fd, 0) + len(data)
 	elapsed = (time.monotonic() - start) if start is not None else 0.0
 	print(json.dumps({"bytes": total, "seconds": elapsed,
 			  "connections": len(conns),
+			  "per_connection_bytes": sorted(per_conn.values(), reverse=True),
 			  "bits_per_second": 8 * total / elapsed if elapsed > 0 else 0.0}),
 	      flush=True)
 	os._exit(0)	# no graceful close: the window is over
 
 
-def send_main(addr, port, seconds, restart_s=0.0):
-	"""Send as fast as TCP allows for SECONDS; with RESTART_S > 0, close
-	and reconnect (a new source port) that often."""
-	buf = b"\x5a" * CHUNK
+def send_main(addr, port, seconds, restart_s=0.0, flows=1):
+	"""FLOWS threads, each sending as fast as TCP allows for SECONDS; with
+	RESTART_S > 0, each closes and reconnects (a new source port) that
+	often."""
 	end = time.monotonic() + seconds
+	threads = [threading.Thread(target=_send_one, args=(addr, port, end, restart_s),
+				    daemon=True) for _ in range(max(1, flows))]
+	for t in threads:
+		t.start()
+	for t in threads:
+		t.join(max(0.0, end - time.monotonic()) + 2.0)
+	return 0
+
+
+def _send_one(addr, port, end, restart_s):
+	buf = b"\x5a" * CHUNK
 	while time.monotonic() < end:
 		s = socket.socket(_family(addr), socket.SOCK_STREAM)
 		s.settimeout(CONNECT_TIMEOUT_S)
@@ -114,13 +133,13 @@ def send_main(addr, port, seconds, restart_s=0.0):
 			except OSError:
 				break
 		s.close()
-	return 0
 
 
-def transfer(client, server, addr, seconds=4, port=5301, restart_s=0.0):
+def transfer(client, server, addr, seconds=4, port=5301, restart_s=0.0, flows=1):
 	"""Bulk transfer client -> server (nodes of a Testbed) to addr for
 	seconds; returns the receiver's result dict (bytes, seconds,
-	connections, bits_per_second). Never waits longer than seconds + 40."""
+	connections, per_connection_bytes, bits_per_second). Never waits longer
+	than seconds + 40."""
 	me = os.path.abspath(__file__)
 	rcv = server.popen(["/usr/bin/python3", me, "recv", addr, str(port), str(seconds)],
 			   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -129,7 +148,7 @@ def transfer(client, server, addr, seconds=4, port=5301, restart_s=0.0):
 		if line.strip() != "listening":
 			raise RuntimeError(f"bulk receiver did not start: {rcv.stderr.read()[-500:]}")
 		snd = client.popen(["/usr/bin/python3", me, "send", addr, str(port), str(seconds),
-				    str(restart_s)], stdout=subprocess.DEVNULL,
+				    str(restart_s), str(flows)], stdout=subprocess.DEVNULL,
 				   stderr=subprocess.PIPE, text=True)
 		try:
 			out, err = rcv.communicate(timeout=seconds + 40)
@@ -153,7 +172,8 @@ def main(argv):
 		return recv_main(argv[1], int(argv[2]), float(argv[3]))
 	if len(argv) >= 4 and argv[0] == "send":
 		return send_main(argv[1], int(argv[2]), float(argv[3]),
-				 float(argv[4]) if len(argv) > 4 else 0.0)
+				 float(argv[4]) if len(argv) > 4 else 0.0,
+				 int(argv[5]) if len(argv) > 5 else 1)
 	print(__doc__, file=sys.stderr)
 	return 2
 
