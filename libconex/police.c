@@ -171,6 +171,39 @@ static uint32_t ppm_of(uint64_t p_ns, uint64_t ramp_ns)
 	return (uint32_t)(p_ns * CX_POLICE_PPM / ramp_ns);
 }
 
+/*
+ * The cap on p from the debt: p may reach 1 only once the debt of the
+ * main or the peak bucket is half its depth, and falls with the debt as
+ * the tenant responds. Without it p, an integral of time over, stays high
+ * for as long as the debt takes to refill after a responsive tenant has
+ * already backed off, and TCP flows meet a wall of drops (timeouts,
+ * credit re-sent for whole flights, more drain): a lock-out in all but
+ * name. An unresponsive tenant still meets the p it needs, with a debt
+ * of that fraction of half the depth.
+ */
+static uint32_t debt_ppm_of(const struct cx_tb *tb, uint64_t now_ns)
+{
+	int64_t level = level_of(tb, now_ns);
+	uint64_t half = depth_of(tb) / 2, debt;
+
+	if (level >= 0 || half == 0)
+		return 0;
+	debt = (uint64_t)-level;
+	if (debt >= half)
+		return CX_POLICE_PPM;
+	return (uint32_t)(debt * CX_POLICE_PPM / half);
+}
+
+static uint32_t effective_ppm(const struct cx_police *pol, uint64_t p_ns,
+			      uint64_t now_ns)
+{
+	uint32_t ramp = ppm_of(p_ns, pol->cfg.ramp_ns);
+	uint32_t debt = CX_MAX(debt_ppm_of(&pol->main, now_ns),
+			       debt_ppm_of(&pol->peak, now_ns));
+
+	return CX_MIN(ramp, debt);
+}
+
 /* cx_tb_add of 0 is cx_tb's refill: tokens up to now_ns, re-anchored. */
 static void catch_up(struct cx_police *pol, uint64_t now_ns)
 {
@@ -291,7 +324,7 @@ int cx_police_packet(struct cx_police *pol, uint64_t marked_bytes,
 	catch_up(pol, now_ns);
 	pol->c.packets++;
 	pol->c.bytes = sat_add(pol->c.bytes, pkt_bytes);
-	ppm = ppm_of(pol->p_ns, pol->cfg.ramp_ns);
+	ppm = effective_ppm(pol, pol->p_ns, now_ns);
 	/* P(rand < ppm * 2^32 / 1e6) = ppm / 1e6; ppm 0 never, 1e6 always. */
 	if (ppm && (uint64_t)rand * CX_POLICE_PPM < (uint64_t)ppm << 32) {
 		pol->c.drops++;
@@ -362,5 +395,5 @@ uint32_t cx_police_drop_ppm(const struct cx_police *pol, uint64_t now_ns)
 {
 	uint64_t over_ns;
 
-	return ppm_of(p_at(pol, now_ns, &over_ns), pol->cfg.ramp_ns);
+	return effective_ppm(pol, p_at(pol, now_ns, &over_ns), now_ns);
 }

@@ -26,8 +26,16 @@
  * 1. So p is a continuous, piecewise-linear function of time (between
  * two calls 1 us apart it moves by at most 1e9 / ramp_ns ppm), it never
  * leaves 0 while the tenant stays within its allowance, and there is no
- * cliff when the bucket refills: p runs down over at most ramp_ns. Every
- * packet of the tenant, marked or not, is dropped with probability p.
+ * cliff when the bucket refills: p runs down over at most ramp_ns. The p
+ * that drops is the smaller of that ramp and a cap from the debt: 0 with
+ * no debt, rising linearly to 1 at a debt of half the bucket's depth
+ * (main or peak, whichever allows more). So a tenant that responds and
+ * pays its debt down sees p fall with it at once, rather than meeting a
+ * wall of drops for as long as the debt takes to refill (TCP timeouts,
+ * credit re-sent for whole flights: a lock-out in all but name); an
+ * unresponsive one still meets the p it needs, at a debt of that fraction
+ * of half the depth. Every packet of the tenant, marked or not, is dropped
+ * with that probability.
  * Against an unresponsive tenant spending R > allowance, p hunts around
  * 1 - allowance / R rather than settling (a standard deviation of 0.1 to
  * 0.25 in test_police's simulations), because p integrates time over and
