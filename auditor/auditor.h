@@ -19,12 +19,14 @@ struct aud_dp_stats {
 	uint64_t tcp_malformed;		/* audited by ports only */
 	uint64_t other_hook;		/* neither FORWARD nor INPUT: accepted */
 	uint64_t unknown_outdev;	/* FORWARD to no configured guest */
+	uint64_t tunnel_inner;		/* decapsulated by the tunnel device: not audited */
 	uint64_t sanction_logs;		/* sanction start events */
 };
 
 struct auditor {
 	struct aud_config cfg;
 	unsigned int guest_ifindex[AUD_GUESTS_MAX];	/* 0: not resolved */
+	unsigned int tun_ifindex;	/* cfg.tun_dev's, 0: absent */
 	struct cx_audit *audit;
 	struct cxd_nfq *nfq;
 	struct aud_tun tun;

@@ -33,6 +33,7 @@ void aud_config_init(struct aud_config *c)
 	c->fail_open = true;
 	c->host_id = 0;
 	c->vxlan_port = 4789;
+	snprintf(c->tun_dev, sizeof(c->tun_dev), "cxtun0");
 	c->feedback_interval_ns = AUD_FB_INTERVAL_DEFAULT_NS;
 	cx_audit_cfg_default(&c->audit);
 }
@@ -219,6 +220,15 @@ int aud_config_set(struct aud_config *c, int argc, char **argv, char *err,
 		if (set_u32(key, argv[1], 0, UINT16_MAX, &u, err, errlen) < 0)
 			return -1;
 		c->queue = (uint16_t)u;
+		return 0;
+	}
+	if (strcmp(key, "tunnel_dev") == 0) {
+		if (!cxd_conf_name_ok(argv[1], IF_NAMESIZE)) {
+			snprintf(err, errlen, "tunnel_dev: bad interface name '%s'",
+				 argv[1]);
+			return -1;
+		}
+		snprintf(c->tun_dev, sizeof(c->tun_dev), "%s", argv[1]);
 		return 0;
 	}
 	if (strcmp(key, "vxlan_port") == 0) {

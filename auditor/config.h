@@ -46,6 +46,7 @@ struct aud_config {
 	struct aud_peer peers[AUD_PEERS_MAX];
 	unsigned int n_peers;
 	uint16_t vxlan_port;
+	char tun_dev[IF_NAMESIZE];	/* the policer's tunnel device */
 	uint64_t feedback_interval_ns;
 	struct cx_audit_cfg audit;		/* the audit module's parameters */
 };

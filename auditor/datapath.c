@@ -42,6 +42,7 @@ void aud_dp_resolve(struct auditor *a)
 
 	for (i = 0; i < a->cfg.n_guests; i++)
 		a->guest_ifindex[i] = if_nametoindex(a->cfg.guests[i].ifname);
+	a->tun_ifindex = if_nametoindex(a->cfg.tun_dev);
 }
 
 static const struct aud_guest *guest_of(const struct auditor *a, uint32_t ifindex)
@@ -93,6 +94,15 @@ unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	}
 	if (p->hook != NF_INET_FORWARD) {
 		a->st.other_hook++;
+		return NF_ACCEPT;
+	}
+	/*
+	 * Legacy traffic out of the tunnel was counted before decapsulation
+	 * and is policed by the feedback: auditing it again would sanction
+	 * it twice (and it carries no ConEx signal to declare with).
+	 */
+	if (p->indev != 0 && p->indev == a->tun_ifindex) {
+		a->st.tunnel_inner++;
 		return NF_ACCEPT;
 	}
 	g = guest_of(a, p->outdev);

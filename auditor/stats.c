@@ -177,6 +177,7 @@ int aud_stats_format(const struct auditor *a, uint64_t now_ns, int json,
 	kv(&o, "tcp_malformed", a->st.tcp_malformed);
 	kv(&o, "other_hook", a->st.other_hook);
 	kv(&o, "unknown_outdev", a->st.unknown_outdev);
+	kv(&o, "tunnel_inner", a->st.tunnel_inner);
 	kv(&o, "sanction_logs", a->st.sanction_logs);
 	nfq_counters(&o, &a->nfq->st);
 	kv(&o, "tunnel_packets", a->tun.st.packets);
