@@ -105,6 +105,17 @@ static bool from_peer(const struct pol_peer *pe, const struct sockaddr_storage *
 	return false;
 }
 
+static int peer_by_addr(const struct policer *pl,
+			const struct sockaddr_storage *ss)
+{
+	unsigned int i;
+
+	for (i = 0; i < pl->cfg.n_peers; i++)
+		if (from_peer(&pl->cfg.peers[i], ss))
+			return (int)i;
+	return -1;
+}
+
 /* The guest a feedback entry names (IPv4 as ::ffff:a.b.c.d), or NULL. */
 static const struct pol_guest *guest_by_addr(const struct policer *pl,
 					     const uint8_t a[16])
@@ -138,6 +149,11 @@ static void handle(struct policer *pl, const uint8_t *buf, size_t len,
 	struct cx_fb_msg m;
 	int idx, ret, n, i;
 
+	/* Cheapest first: only a peer's underlay address may report. */
+	if (peer_by_addr(pl, from) < 0) {
+		pl->st.fb_wrong_source++;
+		return;
+	}
 	ret = cx_fb_peek_hosts(buf, len, &reporter, &sender);
 	if (ret < 0) {
 		pl->fb_stats.n[cx_fb_decode_event(ret)]++;
@@ -148,6 +164,7 @@ static void handle(struct policer *pl, const uint8_t *buf, size_t len,
 		pl->fb_stats.n[CX_FB_EV_UNKNOWN_HOST]++;
 		return;
 	}
+	/* A peer may report only for itself. */
 	if (!from_peer(&pl->cfg.peers[idx], from)) {
 		pl->st.fb_wrong_source++;
 		return;
