@@ -12,8 +12,11 @@ Allowances are calibrated from measured per-flow congestion rates, as
 ../shared/docs/REFERENCE-RESULTS.md asks (about two flows' worth): a
 cubic flow alone through this bottleneck costs about 4.7 Mbit/s of ConEx
 marks (C, and classic ECN's conservative E, RFC 7786 §5.2) but only about
-1.6 Mbit/s of CE counted through the tunnel, so the ConEx tenants get
-10 Mbit/s and the legacy ones 5 Mbit/s.
+1.6 Mbit/s of CE counted through the tunnel, so tenants whose traffic is
+ConEx get 11.5 Mbit/s and those policed through the tunnel (legacy guests,
+UDP) 4 Mbit/s. The auditor reports every 20 ms
+here (feedback_interval): with the default 100 ms the lumps made the
+legacy shares swing between runs (0.36 to 0.59 measured).
 """
 import os
 import shutil
@@ -33,9 +36,12 @@ from cxtb import policer as cxp
 
 RATE_BPS = 100_000_000
 SECONDS = 8
+# Policed runs are longer: shares under the policer swing more within a
+# run (10 s runs of the 1-vs-10 ConEx case measured 0.40 to 0.62).
+POLICED_SECONDS = 16
 KEY = "5a" * 32
-CONEX_ALLOWANCE = "10mbit"
-LEGACY_ALLOWANCE = "5mbit"
+CONEX_ALLOWANCE = "11500kbit"
+LEGACY_ALLOWANCE = "4mbit"
 # Issue 5: goodput shares within 20 % of equal.
 FAIR_LO, FAIR_HI = 0.4, 0.6
 # Without the policer, ten flows against one: the one gets well under a third.
@@ -82,7 +88,8 @@ def daemons(bed):
 	def auditor(host=2, peer=1):
 		a = cxa.start_auditor(bed.host(host), config_text=(
 			"guest g1 ra\nguest g2 rb\n"
-			f"host_id {host}\npeer {peer} {bed.host(peer).ip4} 4790 {KEY}\n"))
+			f"host_id {host}\npeer {peer} {bed.host(peer).ip4} 4790 {KEY}\n"
+			"feedback_interval 20ms\n"))
 		started.append(a)
 		return a
 
@@ -369,20 +376,20 @@ def udp_flood(snd, rcv, port, seconds):
 		srv.wait()
 
 
-def contest(bed, kind_b, flows_b):
+def contest(bed, kind_b, flows_b, seconds):
 	"""ta: one TCP flow from h1g1; tb: flows_b TCP flows (or a UDP flood)
-	from h1g2; run together for SECONDS. Returns (ta b/s, tb b/s)."""
+	from h1g2; run together for seconds. Returns (ta b/s, tb b/s)."""
 	res = {}
 
 	def run_a():
 		res["a"] = bulk.transfer(bed.guest(1, 1), bed.guest(2, 1), bed.guest(2, 1).ip4,
-					 seconds=SECONDS, port=5301)
+					 seconds=seconds, port=5301)
 	def run_b():
 		if kind_b == "udp":
-			res["b"] = udp_flood(bed.guest(1, 2), bed.guest(2, 2), 5302, SECONDS)
+			res["b"] = udp_flood(bed.guest(1, 2), bed.guest(2, 2), 5302, seconds)
 		else:
 			res["b"] = bulk.transfer(bed.guest(1, 2), bed.guest(2, 2),
-						 bed.guest(2, 2).ip4, seconds=SECONDS,
+						 bed.guest(2, 2).ip4, seconds=seconds,
 						 flows=flows_b, port=5302)
 	ts = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
 	for t in ts:
@@ -398,7 +405,7 @@ TRIALS = {
 	"a-conex-1v10": (True, True, 1, 10, CONEX_ALLOWANCE, CONEX_ALLOWANCE),
 	"b-legacy-1v10": (False, False, 1, 10, LEGACY_ALLOWANCE, LEGACY_ALLOWANCE),
 	"c-mixed-1v10": (True, False, 1, 10, CONEX_ALLOWANCE, LEGACY_ALLOWANCE),
-	"d-udp-flood": (True, False, 1, "udp", CONEX_ALLOWANCE, CONEX_ALLOWANCE),
+	"d-udp-flood": (True, False, 1, "udp", CONEX_ALLOWANCE, LEGACY_ALLOWANCE),
 }
 
 
@@ -411,9 +418,9 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 	kind_b, flows_b = ("udp", 0) if b == "udp" else ("tcp", b)
 
 	# (e) without the policer: the many-flow (or UDP) tenant takes the link.
-	a0, b0 = contest(bed, kind_b, flows_b)
+	a0, b0 = contest(bed, kind_b, flows_b, SECONDS)
 	p = tunnel_pair({"ta": allow_a, "tb": allow_b}, {1: "ta", 2: "tb"})
-	a1, b1 = contest(bed, kind_b, flows_b)
+	a1, b1 = contest(bed, kind_b, flows_b, POLICED_SECONDS)
 	ta, tb = p.tenant("ta"), p.tenant("tb")
 	info = {"none": (a0 / 1e6, b0 / 1e6), "policer": (a1 / 1e6, b1 / 1e6),
 		"ta": {k: ta[k] for k in ("marked_bytes", "feedback_ce_bytes", "drops_police",
@@ -422,6 +429,8 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 					  "conex_packets", "tunnel_packets")}}
 	share0, share1 = a0 / (a0 + b0), a1 / (a1 + b1)
 	info["shares"] = (share0, share1)
+	print(f"{trial}: none {a0 / 1e6:.1f}/{b0 / 1e6:.1f} Mb/s share {share0:.2f}; "
+	      f"policer {a1 / 1e6:.1f}/{b1 / 1e6:.1f} Mb/s share {share1:.2f}")
 	assert share0 < UNFAIR_HI, info
 	assert tb["drops_police"] > 0, info
 	# Each kind went its own way: ConEx straight, the rest through the tunnel.
