@@ -13,6 +13,10 @@
  * and CE re-echo) and C (credit), a few CE, a few packets of flows that
  * are not ConEx at all. Sequence numbers advance per flow, so loss
  * detection sees in-order data. Virtual time advances 1 us per packet.
+ * Every packet carries a TCP timestamp (RFC 7323 §3: Linux sends one on
+ * every segment by default), TSval the virtual time in milliseconds plus
+ * a per-flow offset, so the audit sees the input its reordering check
+ * reads.
  *
  * "build" runs the same loop without the audit call: the cost of making
  * the input (the packet parser's stand-in), to subtract. bench/callgrind
@@ -42,6 +46,7 @@
 #define MA_MSS_BYTES		1448U
 #define MA_IP_BYTES		(MA_MSS_BYTES + 20U + 32U)	/* IPv4 + TCP with timestamps */
 #define MA_TICK_NS		1000U
+#define MA_TS_TICK_NS		1000000U	/* TSval clock: 1 ms, as Linux's */
 /* Out of 1024 packets: the mix described above. */
 #define MA_MIX_E		40U
 #define MA_MIX_C		40U
@@ -104,7 +109,9 @@ static void ma_packet(struct ma_ctx *ctx, uint32_t n, uint32_t mix,
 	p->ip_bytes = MA_IP_BYTES;
 	p->seq = ctx->next_seq[n];
 	p->payload_bytes = MA_MSS_BYTES;
-	p->flags = CX_AUDIT_P_TCP;
+	p->flags = CX_AUDIT_P_TCP | CX_AUDIT_P_TS;
+	/* Linux randomises each connection's TSval offset; any per-flow one will do. */
+	p->tsval = (uint32_t)(ctx->now_ns / MA_TS_TICK_NS) + n * 2654435761U;
 	ctx->next_seq[n] += MA_MSS_BYTES;
 	if (mix < MA_MIX_NOT_CONEX)
 		return;
@@ -240,6 +247,11 @@ static void ma_mem_print(const struct ma_ctx *ctx)
 	printf("dropped %" PRIu64 "\n", c.dropped);
 	printf("flows_evicted %" PRIu64 "\n", c.flows_evicted);
 	printf("table_full %" PRIu64 "\n", c.table_full);
+	printf("sanction_starts %" PRIu64 "\n", c.sanction_starts);
+	printf("agg_sanction_starts %" PRIu64 "\n", c.agg_sanction_starts);
+	printf("holes_capped %" PRIu64 "\n", c.holes_capped);
+	printf("reorder_bytes %" PRIu64 "\n", c.reorder_bytes);
+	printf("flow_loss_bytes %" PRIu64 "\n", c.flow_loss_bytes);
 }
 
 int main(int argc, char **argv)

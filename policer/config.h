@@ -32,6 +32,7 @@
 #define POL_TABLE_DEFAULT	4242	/* policy-routing table of the tunnel */
 #define POL_MARK_DEFAULT	0x4358	/* fwmark that steers into the tunnel */
 #define POL_BANK_SHARE_DEFAULT_PPM	500000	/* half the allowance while Redis is lost */
+#define POL_RAMP_DEFAULT_NS	(5ULL * 1000 * 1000)	/* see config.c */
 
 /* An address or prefix, network order; IPv4 in the first 4 octets. */
 struct pol_prefix {

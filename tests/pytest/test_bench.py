@@ -6,6 +6,8 @@ figures of a one-second run are not results.
 
 import csv
 import glob
+import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
@@ -124,6 +126,69 @@ def test_several_hooks_and_queues(tmp_path):
 		rows[0]["nfq_packets"], rows[0]
 
 
+def load_runner():
+	"""bench/run as a module (it has no .py suffix), for its pure functions."""
+	loader = importlib.machinery.SourceFileLoader("bench_run", RUN)
+	spec = importlib.util.spec_from_loader("bench_run", loader)
+	mod = importlib.util.module_from_spec(spec)
+	loader.exec_module(mod)
+	return mod
+
+
+def test_parse_hooks():
+	run = load_runner()
+	cases = [
+		("h1:FORWARD", [("h1", "FORWARD", None, None)], "h1:FORWARD"),
+		("h2:FORWARD:g1", [("h2", "FORWARD", "-o", "g1")], "h2:FORWARD:g1"),
+		("h2:FORWARD:-o g1", [("h2", "FORWARD", "-o", "g1")], "h2:FORWARD:g1"),
+		("h1:PREROUTING:-i g1", [("h1", "PREROUTING", "-i", "g1")],
+		 "h1:PREROUTING:-i g1"),
+		("h1:PREROUTING:-i=g1", [("h1", "PREROUTING", "-i", "g1")],
+		 "h1:PREROUTING:-i g1"),
+		("sw:FORWARD:-ip1", [("sw", "FORWARD", "-i", "p1")], "sw:FORWARD:-i p1"),
+	]
+	for text, want, name in cases:
+		got = run.parse_hooks(text, 2)
+		assert got == want, text
+		assert run.hook_name(got[0]) == name, text
+		# The canonical name parses back to the same hook.
+		assert run.parse_hooks(run.hook_name(got[0]), 2) == want, text
+	for bad in ("h1:POSTROUTING:-i g1", "h1:PREROUTING:-o g1", "h1:INPUT:g1",
+		    "h1:PREROUTING:-x g1", "h1:PREROUTING:-i ",
+		    "h1:PREROUTING:-i g1,h1:PREROUTING:-i g2", "h3:PREROUTING:-i g1"):
+		with pytest.raises(ValueError):
+			run.parse_hooks(bad, 2)
+	# The ceilings' defaults are the daemons' own hooks.
+	assert run.hook_name(run.POLICER_HOOK) == "h1:PREROUTING:-i g1"
+	assert run.hook_name(run.AUDITOR_HOOK) == "h2:FORWARD:g1"
+
+
+def test_vxlan_bare_mirrors_policer_names():
+	"""vxlan-bare's MAC and link-local next hop follow policer/net.c."""
+	run = load_runner()
+	assert run.tun_mac(1) == "02:43:58:00:00:01"
+	assert run.tun_mac(0x123456) == "02:43:58:12:34:56"
+	assert run.tun_ll(2) == "fe80::2"
+	assert run.tun_ll(0x12345) == "fe80::1:2345"
+
+
+def test_ratio_bases():
+	"""x/vxlan-bare only for the configurations that name it as a base."""
+	run = load_runner()
+	opts = run.parse_args(["--configs", "bare,vxlan-bare,policer-tunnel",
+			       "--workloads", "tcp", "--families", "4"])
+	assert opts.underlay_mtu == 1600
+	rows = [{"run": r, "family": 4, "workload": "tcp", "config": c, "gbps": g}
+		for r in (1, 2, 3)
+		for c, g in (("bare", 40.0 + r), ("vxlan-bare", 30.0 + r),
+			     ("policer-tunnel", 20.0 + r))]
+	ent = [e for e in run.summarise(rows, opts) if e["metric"] == "gbps"][0]
+	assert ent["median"] == {"bare": 42.0, "vxlan-bare": 32.0, "policer-tunnel": 22.0}
+	assert ent["ratio"] == pytest.approx({"vxlan-bare/bare": 32 / 42,
+					      "policer-tunnel/bare": 22 / 42,
+					      "policer-tunnel/vxlan-bare": 22 / 32})
+
+
 @pytest.mark.parametrize("args", [
 	["--runs", "2"],
 	["--runs", "x"],
@@ -134,12 +199,63 @@ def test_several_hooks_and_queues(tmp_path):
 	["--families", "5"],
 	["--udp-len", "8"],
 	["--udp-rate", "1x"],
+	["--hooks", "h1:POSTROUTING:-i g1"],
+	["--configs", "bare,nfq-accept,policer", "--hooks", "h1:FORWARD"],
+	["--configs", "nfq-accept,policer", "--hooks", "h1:PREROUTING:-i g2"],
+	["--configs", "auditor,policer,nfq-accept"],
+	["--configs", "bare,vxlan-bare", "--underlay-mtu", "1500"],
+	["--underlay-mtu", "1000"],
 ])
 def test_runner_rejects(args):
 	cp = subprocess.run([RUN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
 			    text=True, timeout=30)
 	assert cp.returncode == 2, (args, cp.stderr)
 	assert "error" in cp.stderr
+
+
+def test_policer_quick(tmp_path):
+	"""policer against nfq-accept on its own hook, with the marker: both
+	saw the guest's packets, nothing was policed or taken for spoofed."""
+	need_root_testbed()
+	build()
+	_, _, res = quick(tmp_path, "--configs", "nfq-accept,policer", "--workloads", "tcp",
+			  "--families", "4")
+	assert res["hooks"] == ["h1:PREROUTING:-i g1"]
+	assert res["underlay_mtu"] == 1600
+	check_nfq_rows(res["rows"])
+	pol = [r for r in res["rows"] if r["config"] == "policer"]
+	assert len(pol) == 1
+	r = pol[0]
+	assert r["gbps"] > 0, r
+	assert r["policer_nfq_packets"] > 0 and 0 < r["policer_seen_pct"] <= 100, r
+	# The marker made the flow ConEx, and the huge allowance dropped nothing.
+	assert r["policer_tenant_conex_packets"] > 0, r
+	assert r["policer_tenant_drops_police"] == 0 and r["policer_tenant_drops_spoof"] == 0, r
+	assert r["policer_parse_errors"] == 0 and r["policer_nfq_nl_errors"] == 0, r
+	ent = [e for e in res["summary"] if e["metric"] == "gbps"][0]
+	assert "policer/nfq-accept" in ent["ratio"]
+
+
+def test_tunnel_quick(tmp_path):
+	"""Both tunnel configurations really carried the flow through cxtun0,
+	both ways (data from h1, ACKs from h2)."""
+	need_root_testbed()
+	build()
+	_, _, res = quick(tmp_path, "--configs", "vxlan-bare,policer-tunnel", "--workloads",
+			  "tcp", "--families", "6")
+	assert res["underlay_mtu"] == 1600
+	rows = {r["config"]: r for r in res["rows"]}
+	assert set(rows) == {"vxlan-bare", "policer-tunnel"}
+	for r in rows.values():
+		assert r["gbps"] > 0, r
+		assert r["tun_h1_tx_packets"] > 0 and r["tun_h2_tx_packets"] > 0, r
+		assert r["tun_h1_rx_packets"] > 0 and r["tun_h2_rx_packets"] > 0, r
+	r = rows["policer-tunnel"]
+	for h in (1, 2):
+		assert r[f"policer_h{h}_tenant_tunnel_packets"] > 0, r
+		assert r[f"policer_h{h}_tenant_drops_police"] == 0, r
+	ent = [e for e in res["summary"] if e["metric"] == "gbps"][0]
+	assert "policer-tunnel/vxlan-bare" in ent["ratio"]
 
 
 def test_runner_help():
