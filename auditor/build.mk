@@ -19,7 +19,7 @@ $(AUD_BIN): $(AUD_OBJS) $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium
 
-$(AUD_DIR)/conex-auditor.service: auditor/conex-auditor.service.in
+$(AUD_DIR)/conex-auditor.service: auditor/conex-auditor.service.in $(PATHS_STAMP)
 	$(call msg,GEN,$@)
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@

@@ -302,29 +302,32 @@ def test_install_layout(root, tmp_path):
 					 "PREFIX=/usr"], capture_output=True, text=True)
 	cp = run("install")
 	assert cp.returncode == 0, cp.stdout + cp.stderr
-	want = ["usr/sbin/conex-marker", "etc/conex/marker.conf",
-		"lib/systemd/system/conex-marker.service",
-		"usr/share/man/man8/conex-marker.8",
-		"usr/sbin/conex-dump", "usr/share/man/man8/conex-dump.8"]
+	daemons = (("conex-marker", "marker"), ("conex-auditor", "auditor"),
+		   ("conex-policer", "policer"))
+	want = ["usr/sbin/conex-dump", "usr/share/man/man8/conex-dump.8"]
+	for prog, conf in daemons:
+		want += [f"usr/sbin/{prog}", f"etc/conex/{conf}.conf",
+			 f"lib/systemd/system/{prog}.service",
+			 f"usr/share/man/man8/{prog}.8", f"usr/share/man/man5/{prog}.conf.5"]
 	for w in want:
 		assert (dest / w).exists(), w
-	unit = dest / "lib/systemd/system/conex-marker.service"
 	if shutil.which("systemd-analyze"):
 		# `verify --root DEST` wants the whole of systemd under DEST
 		# (sysinit.target): instead verify a copy whose ExecStart names
 		# the binary as installed under DEST. Man pages are checked below.
-		text = unit.read_text()
-		assert "ExecStart=/usr/sbin/conex-marker " in text, text
-		probe = tmp_path / "conex-marker.service"
-		probe.write_text(text.replace("ExecStart=/usr/sbin/conex-marker",
-					      f"ExecStart={dest}/usr/sbin/conex-marker"))
-		cp = subprocess.run(["systemd-analyze", "verify", "--man=no", str(probe)],
-				    capture_output=True, text=True)
-		assert cp.returncode == 0, cp.stderr
+		for prog, _ in daemons:
+			text = (dest / f"lib/systemd/system/{prog}.service").read_text()
+			assert f"ExecStart=/usr/sbin/{prog} " in text, text
+			probe = tmp_path / f"{prog}.service"
+			probe.write_text(text.replace(f"=/usr/sbin/{prog}",
+						      f"={dest}/usr/sbin/{prog}"))
+			cp = subprocess.run(["systemd-analyze", "verify", "--man=no", str(probe)],
+					    capture_output=True, text=True)
+			assert cp.returncode == 0, (prog, cp.stderr)
 	if shutil.which("man"):
-		for page in ("usr/share/man/man8/conex-marker.8",
-			     "usr/share/man/man5/conex-marker.conf.5",
-			     "usr/share/man/man8/conex-dump.8"):
+		pages = ["usr/share/man/man8/conex-dump.8"] + \
+			[w for w in want if "/man/" in w]
+		for page in pages:
 			cp = subprocess.run(["man", "--warnings", "-l", str(dest / page)],
 					    capture_output=True, text=True,
 					    env=dict(os.environ, MANPAGER="cat", MANWIDTH="80"))
