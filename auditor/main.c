@@ -28,6 +28,7 @@
 
 #include "auditor.h"
 #include "common/ctl.h"
+#include "common/sig.h"
 #include "rules.h"
 
 #define EXIT_USAGE		2
@@ -147,7 +148,6 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 	};
 	uint64_t now_ns, next_resolve_ns = 0;
 	struct timespec ts;
-	sigset_t pend;
 	int turn, ret, ms;
 
 	while (!stop_signal) {
@@ -172,9 +172,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 			aud_dp_resolve(a);
 			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
 		}
-		if (sigpending(&pend) == 0 && (sigismember(&pend, SIGINT) == 1 ||
-					       sigismember(&pend, SIGTERM) == 1))
-			ppoll(pfd, 0, &(struct timespec){ 0, 0 }, waitmask);
+		cxd_sig_poll(waitmask);
 		if (stop_signal)
 			break;
 		ms = turn == RX_TURNS_MAX ? 0 : aud_tun_timeout_ms(&a->tun, now_ns);
@@ -191,29 +189,6 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 			serve_ctl(a);
 	}
 	cx_log_info("signal %d: removing rules and unbinding", (int)stop_signal);
-	return 0;
-}
-
-static int install_signals(sigset_t *waitmask)
-{
-	struct sigaction sa;
-	sigset_t block;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &block, waitmask) < 0)
-		return -1;
-	sigdelset(waitmask, SIGINT);
-	sigdelset(waitmask, SIGTERM);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
-		return -1;
 	return 0;
 }
 
@@ -334,7 +309,7 @@ int main(int argc, char **argv)
 		cx_log_warn("control socket");
 		goto out_free;
 	}
-	if (install_signals(&waitmask) < 0) {
+	if (cxd_sig_init(&waitmask, on_signal, false) < 0) {
 		cx_log_warn("signals");
 		goto out_close_ctl;
 	}

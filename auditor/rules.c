@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/run.h"
 #include "rules.h"
 
 #define ARGS_MAX	32
@@ -22,100 +23,15 @@
 
 static const char *const tools[] = { "iptables", "ip6tables" };
 
-/* An argv whose strings are copies: execvp() wants them writable. */
-struct args {
-	char *argv[ARGS_MAX];
-	char pool[2048];
-	size_t used;
-	int n;
-};
-
-static void args_add(struct args *a, const char *s)
+static void args_init(struct cxd_args *a, const char *tool)
 {
-	size_t len = strlen(s) + 1;
-
-	/* Silently capped: a command cut short fails in iptables, loudly. */
-	if (a->n >= ARGS_MAX - 1 || len > sizeof(a->pool) - a->used)
-		return;
-	memcpy(a->pool + a->used, s, len);
-	a->argv[a->n++] = a->pool + a->used;
-	a->argv[a->n] = NULL;
-	a->used += len;
+	cxd_args_init(a, tool, "-w", "-t", "mangle", NULL);
 }
 
-static void args_init(struct args *a, const char *tool)
-{
-	a->used = 0;
-	a->n = 0;
-	a->argv[0] = NULL;
-	args_add(a, tool);
-	args_add(a, "-w");
-	args_add(a, "-t");
-	args_add(a, "mangle");
-}
-
-
-/*
- * Run argv; its stdout and stderr land in out (NUL-terminated, truncated
- * to outlen). Returns the exit status, or -errno if it could not run.
- */
-static int run(char *const argv[], char *out, size_t outlen)
-{
-	size_t used = 0;
-	ssize_t n;
-	int pfd[2], status, ret;
-	pid_t pid;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		ret = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return ret;
-	}
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		dup2(pfd[1], STDERR_FILENO);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	for (;;) {
-		char sink[512];
-		char *dst = used + 1 < outlen ? out + used : sink;
-		size_t room = used + 1 < outlen ? outlen - used - 1 : sizeof(sink);
-
-		n = read(pfd[0], dst, room);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (dst != sink)
-			used += (size_t)n;
-	}
-	close(pfd[0]);
-	if (outlen > 0)
-		out[used] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(status))
-		return 128;
-	return WEXITSTATUS(status);
-}
-
-/* The first line of a tool's output, for an error message. */
-static const char *first_line(char *s)
-{
-	s[strcspn(s, "\n")] = '\0';
-	return s;
-}
 
 static int xt(const char *tool, char *err, size_t errlen, bool quiet, ...)
 {
-	struct args a;
+	struct cxd_args a;
 	const char *arg;
 	char out[1024];
 	char **argv = a.argv;
@@ -125,9 +41,9 @@ static int xt(const char *tool, char *err, size_t errlen, bool quiet, ...)
 	args_init(&a, tool);
 	va_start(ap, quiet);
 	while ((arg = va_arg(ap, const char *)) != NULL)
-		args_add(&a, arg);
+		cxd_args_add(&a, arg);
 	va_end(ap);
-	ret = run(a.argv, out, sizeof(out));
+	ret = cxd_run(a.argv, out, sizeof(out));
 	if (ret != 0 && !quiet) {
 		if (ret < 0)
 			snprintf(err, errlen, "%s: %s", tool, strerror(-ret));
@@ -135,7 +51,7 @@ static int xt(const char *tool, char *err, size_t errlen, bool quiet, ...)
 			snprintf(err, errlen, "%s %s %s %s: exit %d: %s", tool,
 				 argv[4], argv[5] ? argv[5] : "",
 				 argv[5] && argv[6] ? argv[6] : "", ret,
-				 first_line(out));
+				 cxd_first_line(out));
 	}
 	return ret;
 }
@@ -149,7 +65,7 @@ static int remove_jumps(const char *tool, const char *base, const char *chain,
 {
 	char *out, *line, *next, *tok, *save;
 	char want[64], dout[256];
-	struct args a;
+	struct cxd_args a;
 	int ret, deleted = 0;
 
 	out = malloc(OUT_MAX_BYTES);
@@ -158,12 +74,12 @@ static int remove_jumps(const char *tool, const char *base, const char *chain,
 		return -1;
 	}
 	args_init(&a, tool);
-	args_add(&a, "-S");
-	args_add(&a, base);
-	ret = run(a.argv, out, OUT_MAX_BYTES);
+	cxd_args_add(&a, "-S");
+	cxd_args_add(&a, base);
+	ret = cxd_run(a.argv, out, OUT_MAX_BYTES);
 	if (ret != 0) {
 		snprintf(err, errlen, "%s -S %s: exit %d: %s", tool, base, ret,
-			 first_line(out));
+			 cxd_first_line(out));
 		free(out);
 		return -1;
 	}
@@ -187,10 +103,10 @@ static int remove_jumps(const char *tool, const char *base, const char *chain,
 		args_init(&a, tool);
 		for (tok = strtok_r(line, " ", &save); tok != NULL;
 		     tok = strtok_r(NULL, " ", &save))
-			args_add(&a, strcmp(tok, "-A") == 0 ? "-D" : tok);
-		if (run(a.argv, dout, sizeof(dout)) != 0) {
+			cxd_args_add(&a, strcmp(tok, "-A") == 0 ? "-D" : tok);
+		if (cxd_run(a.argv, dout, sizeof(dout)) != 0) {
 			snprintf(err, errlen, "%s: could not delete a jump to %s "
-				 "from %s: %s", tool, chain, base, first_line(dout));
+				 "from %s: %s", tool, chain, base, cxd_first_line(dout));
 			ret = -1;
 			break;
 		}

@@ -34,6 +34,7 @@
 #include "bank.h"
 #include "common/conffile.h"
 #include "common/ctl.h"
+#include "common/sig.h"
 #include "net.h"
 #include "policer.h"
 
@@ -356,7 +357,6 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 	struct pollfd pfd[4];
 	uint64_t now_ns, next_resolve_ns = 0;
 	struct timespec ts;
-	sigset_t pend;
 	char err[512];
 	int turn, ret, ms, nfd;
 
@@ -386,10 +386,7 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 			reload_signal = 0;
 			(void)reload(pl, path, err, sizeof(err));
 		}
-		if (sigpending(&pend) == 0 && (sigismember(&pend, SIGINT) == 1 ||
-					       sigismember(&pend, SIGTERM) == 1 ||
-					       sigismember(&pend, SIGHUP) == 1))
-			ppoll(pfd, 0, &(struct timespec){ 0, 0 }, waitmask);
+		cxd_sig_poll(waitmask);
 		if (stop_signal)
 			break;
 		nfd = 0;
@@ -418,32 +415,6 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 			cxp_bank_io(pl->bank, pfd[3].revents, pol_now_ns());
 	}
 	cx_log_info("signal %d: removing hooks and unbinding", (int)stop_signal);
-	return 0;
-}
-
-static int install_signals(sigset_t *waitmask)
-{
-	struct sigaction sa;
-	sigset_t block;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &block, waitmask) < 0)
-		return -1;
-	sigdelset(waitmask, SIGINT);
-	sigdelset(waitmask, SIGTERM);
-	sigdelset(waitmask, SIGHUP);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGHUP, &sa, NULL) < 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) < 0)
-		return -1;
 	return 0;
 }
 
@@ -554,7 +525,7 @@ int main(int argc, char **argv)
 		cx_log_warn("control socket");
 		goto out_free;
 	}
-	if (install_signals(&waitmask) < 0) {
+	if (cxd_sig_init(&waitmask, on_signal, true) < 0) {
 		cx_log_warn("signals");
 		goto out_close_ctl;
 	}

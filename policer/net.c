@@ -38,9 +38,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/run.h"
 #include "net.h"
 
-#define ARGS_MAX	48
 #define OUT_BYTES	1024
 #define LIST_BYTES	(64 * 1024)
 #define JUMPS_MAX	1024	/* jumps deleted per tool, a hard cap */
@@ -55,103 +55,13 @@ static const char *const xt_tools[] = { "iptables", "ip6tables" };
 static const char *const ip_fams[] = { "-4", "-6" };
 
 /* An argv whose strings are copies: execvp() wants them writable. */
-struct args {
-	char *argv[ARGS_MAX];
-	char pool[NFT_SCRIPT_BYTES + 512];
-	size_t used;
-	int n;
-	bool overflow;
-};
-
-static void args_add(struct args *a, const char *s)
+static void args_xt(struct cxd_args *a, unsigned int t)
 {
-	size_t len = strlen(s) + 1;
-
-	if (a->n >= ARGS_MAX - 1 || len > sizeof(a->pool) - a->used) {
-		a->overflow = true;
-		return;
-	}
-	memcpy(a->pool + a->used, s, len);
-	a->argv[a->n++] = a->pool + a->used;
-	a->argv[a->n] = NULL;
-	a->used += len;
-}
-
-/* Start an argv with arg0 and the NULL-terminated strings after it. */
-static void args_init(struct args *a, const char *arg0, ...)
-{
-	const char *s;
-	va_list ap;
-
-	a->used = 0;
-	a->n = 0;
-	a->argv[0] = NULL;
-	a->overflow = false;
-	args_add(a, arg0);
-	va_start(ap, arg0);
-	while ((s = va_arg(ap, const char *)) != NULL)
-		args_add(a, s);
-	va_end(ap);
-}
-
-static void args_xt(struct args *a, unsigned int t)
-{
-	args_init(a, xt_tools[t], "-w", "-t", "mangle", NULL);
-}
-
-/*
- * Run argv; its stdout and stderr land in out (NUL-terminated, truncated
- * to outlen, outlen > 0). Returns the exit status, or -errno if it could
- * not run.
- */
-static int run(char *const argv[], char *out, size_t outlen)
-{
-	size_t used = 0;
-	ssize_t n;
-	int pfd[2], status, ret;
-	pid_t pid;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		ret = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return ret;
-	}
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		dup2(pfd[1], STDERR_FILENO);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	for (;;) {
-		char sink[512];
-		char *dst = used + 1 < outlen ? out + used : sink;
-		size_t room = used + 1 < outlen ? outlen - used - 1 : sizeof(sink);
-
-		n = read(pfd[0], dst, room);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (dst != sink)
-			used += (size_t)n;
-	}
-	close(pfd[0]);
-	out[used] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(status))
-		return 128;
-	return WEXITSTATUS(status);
+	cxd_args_init(a, xt_tools[t], "-w", "-t", "mangle", NULL);
 }
 
 /* "cmd args...: exit N: first line of output" into err. */
-static void cmd_error(const struct args *a, int status, char *out, char *err,
+static void cmd_error(const struct cxd_args *a, int status, char *out, char *err,
 		      size_t errlen)
 {
 	size_t used = 0;
@@ -183,7 +93,7 @@ static void cmd_error(const struct args *a, int status, char *out, char *err,
  * overflow), -ENOENT (tool not found), -EIO (non-zero exit) or the -errno
  * of fork/pipe, with err set unless err is NULL.
  */
-static int exec_out(const struct args *a, char *out, size_t outlen, char *err,
+static int exec_out(const struct cxd_args *a, char *out, size_t outlen, char *err,
 		    size_t errlen)
 {
 	int status;
@@ -193,7 +103,7 @@ static int exec_out(const struct args *a, char *out, size_t outlen, char *err,
 			snprintf(err, errlen, "%s: argument list too long", a->argv[0]);
 		return -E2BIG;
 	}
-	status = run(a->argv, out, outlen);
+	status = cxd_run(a->argv, out, outlen);
 	if (status == 0)
 		return 0;
 	if (err != NULL)
@@ -203,7 +113,7 @@ static int exec_out(const struct args *a, char *out, size_t outlen, char *err,
 	return status == 127 ? -ENOENT : -EIO;
 }
 
-static int exec_args(const struct args *a, char *err, size_t errlen)
+static int exec_args(const struct cxd_args *a, char *err, size_t errlen)
 {
 	char out[OUT_BYTES];
 
@@ -213,15 +123,15 @@ static int exec_args(const struct args *a, char *err, size_t errlen)
 /* Run arg0... quietly; true if it exited 0. For probes and sweeps. */
 static bool try_cmd(const char *arg0, ...)
 {
-	struct args a;
+	struct cxd_args a;
 	char out[OUT_BYTES];
 	const char *s;
 	va_list ap;
 
-	args_init(&a, arg0, NULL);
+	cxd_args_init(&a, arg0, NULL);
 	va_start(ap, arg0);
 	while ((s = va_arg(ap, const char *)) != NULL)
-		args_add(&a, s);
+		cxd_args_add(&a, s);
 	va_end(ap);
 	return exec_out(&a, out, sizeof(out), NULL, 0) == 0;
 }
@@ -360,27 +270,27 @@ static int install_hook(const struct pol_config *c, unsigned int t, char *err,
 			size_t errlen)
 {
 	char qnum[8];
-	struct args a;
+	struct cxd_args a;
 	unsigned int i;
 	int ret;
 
 	snprintf(qnum, sizeof(qnum), "%u", c->queue);
 	args_xt(&a, t);
-	args_add(&a, "-N");
-	args_add(&a, POL_NET_CHAIN);
+	cxd_args_add(&a, "-N");
+	cxd_args_add(&a, POL_NET_CHAIN);
 	ret = exec_args(&a, err, errlen);
 	if (ret < 0)
 		return ret;
 	/* Without --queue-bypass a queue with no listener drops: fail-closed. */
 	args_xt(&a, t);
-	args_add(&a, "-A");
-	args_add(&a, POL_NET_CHAIN);
-	args_add(&a, "-j");
-	args_add(&a, "NFQUEUE");
-	args_add(&a, "--queue-num");
-	args_add(&a, qnum);
+	cxd_args_add(&a, "-A");
+	cxd_args_add(&a, POL_NET_CHAIN);
+	cxd_args_add(&a, "-j");
+	cxd_args_add(&a, "NFQUEUE");
+	cxd_args_add(&a, "--queue-num");
+	cxd_args_add(&a, qnum);
 	if (c->fail_open)
-		args_add(&a, "--queue-bypass");
+		cxd_args_add(&a, "--queue-bypass");
 	ret = exec_args(&a, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -391,12 +301,12 @@ static int install_hook(const struct pol_config *c, unsigned int t, char *err,
 	 */
 	for (i = 0; i < c->n_guests; i++) {
 		args_xt(&a, t);
-		args_add(&a, "-A");
-		args_add(&a, "PREROUTING");
-		args_add(&a, "-i");
-		args_add(&a, c->guests[i].ifname);
-		args_add(&a, "-j");
-		args_add(&a, POL_NET_CHAIN);
+		cxd_args_add(&a, "-A");
+		cxd_args_add(&a, "PREROUTING");
+		cxd_args_add(&a, "-i");
+		cxd_args_add(&a, c->guests[i].ifname);
+		cxd_args_add(&a, "-j");
+		cxd_args_add(&a, POL_NET_CHAIN);
 		ret = exec_args(&a, err, errlen);
 		if (ret < 0)
 			return ret;
@@ -413,7 +323,7 @@ static int remove_jumps(unsigned int t, char *err, size_t errlen)
 {
 	static const char want[] = " -j " POL_NET_CHAIN;
 	char *out, *line, *next, *tok, *save;
-	struct args a;
+	struct cxd_args a;
 	int ret, deleted = 0;
 
 	out = malloc(LIST_BYTES);
@@ -422,8 +332,8 @@ static int remove_jumps(unsigned int t, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	args_xt(&a, t);
-	args_add(&a, "-S");
-	args_add(&a, "PREROUTING");
+	cxd_args_add(&a, "-S");
+	cxd_args_add(&a, "PREROUTING");
 	ret = exec_out(&a, out, LIST_BYTES, err, errlen);
 	if (ret < 0)
 		goto out_free;
@@ -445,7 +355,7 @@ static int remove_jumps(unsigned int t, char *err, size_t errlen)
 		args_xt(&a, t);
 		for (tok = strtok_r(line, " ", &save); tok != NULL;
 		     tok = strtok_r(NULL, " ", &save))
-			args_add(&a, strcmp(tok, "-A") == 0 ? "-D" : tok);
+			cxd_args_add(&a, strcmp(tok, "-A") == 0 ? "-D" : tok);
 		ret = exec_args(&a, err, errlen);
 		if (ret < 0)
 			goto out_free;
@@ -459,7 +369,7 @@ out_free:
 
 static int remove_hook(unsigned int t, char *err, size_t errlen)
 {
-	struct args a;
+	struct cxd_args a;
 	int n, ret;
 
 	n = remove_jumps(t, err, errlen);
@@ -469,8 +379,8 @@ static int remove_hook(unsigned int t, char *err, size_t errlen)
 	if (!try_cmd(xt_tools[t], "-w", "-t", "mangle", "-F", POL_NET_CHAIN, NULL))
 		return n;
 	args_xt(&a, t);
-	args_add(&a, "-X");
-	args_add(&a, POL_NET_CHAIN);
+	cxd_args_add(&a, "-X");
+	cxd_args_add(&a, POL_NET_CHAIN);
 	ret = exec_args(&a, err, errlen);
 	return ret < 0 ? ret : n + 1;
 }
@@ -510,7 +420,7 @@ static int install_peers(const struct pol_config *c, char *err, size_t errlen)
 {
 	char mac[18], ll[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN];
 	const struct pol_peer *p;
-	struct args a;
+	struct cxd_args a;
 	unsigned int i;
 	int ret;
 
@@ -519,12 +429,12 @@ static int install_peers(const struct pol_config *c, char *err, size_t errlen)
 		dev_mac(p->host_id, mac, sizeof(mac));
 		ll_addr(p->host_id, ll, sizeof(ll));
 		inet_ntop(p->family, p->addr, addr, sizeof(addr));
-		args_init(&a, "bridge", "fdb", "append", mac, "dev", c->tun_dev,
+		cxd_args_init(&a, "bridge", "fdb", "append", mac, "dev", c->tun_dev,
 			  "dst", addr, NULL);
 		ret = exec_args(&a, err, errlen);
 		if (ret < 0)
 			return ret;
-		args_init(&a, "ip", "-6", "neigh", "replace", ll, "lladdr", mac,
+		cxd_args_init(&a, "ip", "-6", "neigh", "replace", ll, "lladdr", mac,
 			  "dev", c->tun_dev, "nud", "permanent", NULL);
 		ret = exec_args(&a, err, errlen);
 		if (ret < 0)
@@ -538,7 +448,7 @@ static int install_routes(const struct pol_config *c, char *err, size_t errlen)
 {
 	char pfx[INET6_ADDRSTRLEN + 8], ll[INET6_ADDRSTRLEN], table[16];
 	const struct pol_remote *r;
-	struct args a;
+	struct cxd_args a;
 	unsigned int i;
 	int ret;
 
@@ -547,15 +457,15 @@ static int install_routes(const struct pol_config *c, char *err, size_t errlen)
 		r = &c->remotes[i];
 		prefix_str(&r->prefix, pfx, sizeof(pfx));
 		ll_addr(c->peers[r->peer].host_id, ll, sizeof(ll));
-		args_init(&a, "ip", r->prefix.family == AF_INET ? "-4" : "-6",
+		cxd_args_init(&a, "ip", r->prefix.family == AF_INET ? "-4" : "-6",
 			  "route", "replace", pfx, "via", NULL);
 		if (r->prefix.family == AF_INET)
-			args_add(&a, "inet6");
-		args_add(&a, ll);
-		args_add(&a, "dev");
-		args_add(&a, c->tun_dev);
-		args_add(&a, "table");
-		args_add(&a, table);
+			cxd_args_add(&a, "inet6");
+		cxd_args_add(&a, ll);
+		cxd_args_add(&a, "dev");
+		cxd_args_add(&a, c->tun_dev);
+		cxd_args_add(&a, "table");
+		cxd_args_add(&a, table);
 		ret = exec_args(&a, err, errlen);
 		if (ret < 0)
 			return ret;
@@ -570,7 +480,7 @@ static int install_routes(const struct pol_config *c, char *err, size_t errlen)
 static int install_rules(const struct pol_config *c, char *err, size_t errlen)
 {
 	char sel[32], table[16], pref[16];
-	struct args a;
+	struct cxd_args a;
 	unsigned int f;
 	int ret;
 
@@ -578,7 +488,7 @@ static int install_rules(const struct pol_config *c, char *err, size_t errlen)
 	snprintf(table, sizeof(table), "%u", c->table);
 	snprintf(pref, sizeof(pref), "%u", POL_NET_RULE_PREF);
 	for (f = 0; f < 2; f++) {
-		args_init(&a, "ip", ip_fams[f], "rule", "add", "fwmark", sel,
+		cxd_args_init(&a, "ip", ip_fams[f], "rule", "add", "fwmark", sel,
 			  "lookup", table, "pref", pref, NULL);
 		ret = exec_args(&a, err, errlen);
 		if (ret < 0)
@@ -593,7 +503,7 @@ static int install_nft(const struct pol_config *c, char *err, size_t errlen)
 	static const char t[] = "inet " POL_NET_NFT_TABLE " postrouting";
 	char script[NFT_SCRIPT_BYTES], local[INET6_ADDRSTRLEN], m[160];
 	const char *ip = c->local_family == AF_INET ? "ip" : "ip6";
-	struct args a;
+	struct cxd_args a;
 	int w;
 
 	inet_ntop(c->local_family, c->local_addr, local, sizeof(local));
@@ -610,7 +520,7 @@ static int install_nft(const struct pol_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "nft script too long");
 		return -E2BIG;
 	}
-	args_init(&a, "nft", script, NULL);
+	cxd_args_init(&a, "nft", script, NULL);
 	return exec_args(&a, err, errlen);
 }
 
@@ -618,7 +528,7 @@ static int install_tunnel(const struct pol_config *c, char *err, size_t errlen)
 {
 	char vni[16], port[8], local[INET6_ADDRSTRLEN], mac[18], mtu[8];
 	char ll[INET6_ADDRSTRLEN], ll_pfx[INET6_ADDRSTRLEN + 4];
-	struct args a;
+	struct cxd_args a;
 	int ret;
 
 	snprintf(vni, sizeof(vni), "%u", c->vni);
@@ -631,14 +541,14 @@ static int install_tunnel(const struct pol_config *c, char *err, size_t errlen)
 	 * the FDB holds exactly the configured peers. tos inherit: ECN (and
 	 * DSCP) copied outward, see the top of this file.
 	 */
-	args_init(&a, "ip", "link", "add", c->tun_dev, "address", mac, "mtu", mtu,
+	cxd_args_init(&a, "ip", "link", "add", c->tun_dev, "address", mac, "mtu", mtu,
 		  "type", "vxlan", "id", vni, "local", local, "dstport", port,
 		  "nolearning", "ttl", TUN_TTL, "tos", "inherit", NULL);
 	ret = exec_args(&a, err, errlen);
 	if (ret < 0)
 		return ret;
 	/* Only the address given below: no EUI-64 one from the MAC. */
-	args_init(&a, "ip", "link", "set", "dev", c->tun_dev, "addrgenmode", "none",
+	cxd_args_init(&a, "ip", "link", "set", "dev", c->tun_dev, "addrgenmode", "none",
 		  NULL);
 	ret = exec_args(&a, err, errlen);
 	if (ret < 0)
@@ -646,13 +556,13 @@ static int install_tunnel(const struct pol_config *c, char *err, size_t errlen)
 	ret = set_rp_filter(c->tun_dev, err, errlen);
 	if (ret < 0)
 		return ret;
-	args_init(&a, "ip", "link", "set", "dev", c->tun_dev, "up", NULL);
+	cxd_args_init(&a, "ip", "link", "set", "dev", c->tun_dev, "up", NULL);
 	ret = exec_args(&a, err, errlen);
 	if (ret < 0)
 		return ret;
 	ll_addr(c->host_id, ll, sizeof(ll));
 	snprintf(ll_pfx, sizeof(ll_pfx), "%s/64", ll);
-	args_init(&a, "ip", "-6", "addr", "add", ll_pfx, "dev", c->tun_dev, "nodad",
+	cxd_args_init(&a, "ip", "-6", "addr", "add", ll_pfx, "dev", c->tun_dev, "nodad",
 		  NULL);
 	ret = exec_args(&a, err, errlen);
 	if (ret < 0)
@@ -679,12 +589,12 @@ static int cleanup(const char *dev, uint32_t table, uint32_t mark, bool any_rule
 		   char *err, size_t errlen)
 {
 	char tbl[16], sel[32], pref[16], out[OUT_BYTES], msg[OUT_BYTES] = "";
-	struct args a;
+	struct cxd_args a;
 	unsigned int f, t, k;
 	int n = 0, first = 0, ret;
 
 	if (try_cmd("nft", "list", "table", "inet", POL_NET_NFT_TABLE, NULL)) {
-		args_init(&a, "nft", "delete", "table", "inet", POL_NET_NFT_TABLE, NULL);
+		cxd_args_init(&a, "nft", "delete", "table", "inet", POL_NET_NFT_TABLE, NULL);
 		ret = exec_args(&a, msg, sizeof(msg));
 		keep_first(&first, ret, msg, err, errlen);
 		n += ret == 0;
@@ -705,16 +615,16 @@ static int cleanup(const char *dev, uint32_t table, uint32_t mark, bool any_rule
 		if (table == 0)
 			continue;
 		/* Listing a table the kernel never had fails: nothing to flush. */
-		args_init(&a, "ip", ip_fams[f], "route", "show", "table", tbl, NULL);
+		cxd_args_init(&a, "ip", ip_fams[f], "route", "show", "table", tbl, NULL);
 		if (exec_out(&a, out, sizeof(out), NULL, 0) < 0 || out[0] == '\0')
 			continue;
-		args_init(&a, "ip", ip_fams[f], "route", "flush", "table", tbl, NULL);
+		cxd_args_init(&a, "ip", ip_fams[f], "route", "flush", "table", tbl, NULL);
 		ret = exec_args(&a, msg, sizeof(msg));
 		keep_first(&first, ret, msg, err, errlen);
 		n += ret == 0;
 	}
 	if (dev[0] != '\0' && if_nametoindex(dev) != 0) {
-		args_init(&a, "ip", "link", "del", "dev", dev, NULL);
+		cxd_args_init(&a, "ip", "link", "del", "dev", dev, NULL);
 		ret = exec_args(&a, msg, sizeof(msg));
 		keep_first(&first, ret, msg, err, errlen);
 		n += ret == 0;
