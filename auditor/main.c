@@ -28,6 +28,7 @@
 
 #include "auditor.h"
 #include "common/ctl.h"
+#include "common/opts.h"
 #include "common/sig.h"
 #include "rules.h"
 
@@ -231,53 +232,20 @@ static void log_start(const struct auditor *a)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "cleanup", no_argument, NULL, 'C' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cxd_nfq_config nfq_cfg;
 	struct cx_siphash_key sk;
 	struct auditor *a;
-	const char *path = AUD_CONFIG_DEFAULT;
-	bool foreground = false, debug = false, cleanup = false;
+	struct cxd_opts opts = { .config = AUD_CONFIG_DEFAULT };
 	sigset_t waitmask;
 	char err[512];
 	int ch, ret;
 
 	if (argc > 1 && strcmp(argv[1], "stats") == 0)
 		return cmd_stats(argc - 1, argv + 1);
-	while ((ch = getopt_long(argc, argv, "c:CfDh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			cleanup = true;
-			break;
-		case 'f':
-			foreground = true;
-			break;
-		case 'D':
-			debug = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "conex-auditor: unexpected argument '%s'\n", argv[optind]);
-		fputs(usage_text, stderr);
-		return EXIT_USAGE;
-	}
-	if (cleanup) {
+	ret = cxd_opts_parse(argc, argv, "conex-auditor", usage_text, &opts);
+	if (ret >= 0)
+		return ret;
+	if (opts.cleanup) {
 		if (aud_rules_remove(err, sizeof(err)) < 0) {
 			fprintf(stderr, "conex-auditor: cleanup: %s\n", err);
 			return EXIT_FAILURE;
@@ -292,11 +260,11 @@ int main(int argc, char **argv)
 	}
 	a->ctl_fd = -1;
 	a->tun.fd4 = a->tun.fd6 = -1;
-	ret = load_config(&a->cfg, path);
+	ret = load_config(&a->cfg, opts.config);
 	if (ret)
 		goto out_free;
 	ret = EXIT_FAILURE;
-	cx_log_init("conex-auditor", foreground, debug ? CX_LOG_DEBUG : CX_LOG_INFO);
+	cx_log_init("conex-auditor", opts.foreground, opts.debug ? CX_LOG_DEBUG : CX_LOG_INFO);
 
 	/* The lock comes first: a second instance must not touch the rules. */
 	a->ctl_fd = cxd_ctl_listen(CTL_NAME);

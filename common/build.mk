@@ -8,7 +8,7 @@
 # only the NFQUEUE users (auditor, policer, bench) need -lnetfilter_queue
 # -lmnl, and a daemon without a queue links as before.
 COMMON_DIR      := $(O)/common
-COMMON_SRCS     := ctl.c conffile.c nfq.c pkt.c out.c run.c sig.c
+COMMON_SRCS     := ctl.c conffile.c nfq.c pkt.c out.c run.c sig.c opts.c
 COMMON_MEMBERS  := $(COMMON_SRCS:%.c=$(COMMON_DIR)/%.o)
 COMMON_OBJS     := $(COMMON_DIR)/libcxd.a
 COMMON_CPPFLAGS := -iquote .

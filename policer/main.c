@@ -15,7 +15,6 @@
  * Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -34,6 +33,7 @@
 #include "bank.h"
 #include "common/conffile.h"
 #include "common/ctl.h"
+#include "common/opts.h"
 #include "common/sig.h"
 #include "net.h"
 #include "policer.h"
@@ -444,19 +444,10 @@ static void log_start(const struct policer *pl)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "cleanup", no_argument, NULL, 'C' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cxd_nfq_config nfq_cfg;
 	static struct pol_config cfg;
 	struct policer *pl;
-	const char *path = POL_CONFIG_DEFAULT;
-	bool foreground = false, debug = false, cleanup = false;
+	struct cxd_opts opts = { .config = POL_CONFIG_DEFAULT };
 	sigset_t waitmask;
 	char err[1024];
 	uint64_t now_ns;
@@ -466,41 +457,17 @@ int main(int argc, char **argv)
 			 strcmp(argv[1], "set-allowance") == 0 ||
 			 strcmp(argv[1], "reload") == 0))
 		return cmd_client(argc - 1, argv + 1);
-	while ((ch = getopt_long(argc, argv, "c:CfDh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			cleanup = true;
-			break;
-		case 'f':
-			foreground = true;
-			break;
-		case 'D':
-			debug = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "conex-policer: unexpected argument '%s'\n", argv[optind]);
-		fputs(usage_text, stderr);
-		return EXIT_USAGE;
-	}
-	if (cleanup) {
+	ret = cxd_opts_parse(argc, argv, "conex-policer", usage_text, &opts);
+	if (ret >= 0)
+		return ret;
+	if (opts.cleanup) {
 		if (pol_net_cleanup_all(err, sizeof(err)) < 0) {
 			fprintf(stderr, "conex-policer: cleanup: %s\n", err);
 			return EXIT_FAILURE;
 		}
 		return 0;
 	}
-	if (load_config(&cfg, path, err, sizeof(err)) < 0) {
+	if (load_config(&cfg, opts.config, err, sizeof(err)) < 0) {
 		fprintf(stderr, "conex-policer: %s\n", err);
 		return EXIT_USAGE;
 	}
@@ -512,7 +479,7 @@ int main(int argc, char **argv)
 	pl->ctl_fd = -1;
 	pl->fb_fd = -1;
 	ret = EXIT_FAILURE;
-	cx_log_init("conex-policer", foreground, debug ? CX_LOG_DEBUG : CX_LOG_INFO);
+	cx_log_init("conex-policer", opts.foreground, opts.debug ? CX_LOG_DEBUG : CX_LOG_INFO);
 
 	/* The lock comes first: a second instance must not touch the hooks. */
 	pl->ctl_fd = cxd_ctl_listen(CTL_NAME);
@@ -583,7 +550,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "conex-policer: ready on queue %u\n", pl->cfg.queue);
 	fflush(stderr);
 
-	ret = run(pl, path, &waitmask);
+	ret = run(pl, opts.config, &waitmask);
 
 	/* Reverse order: no new packets, then the queue goes. */
 	if (pol_net_cleanup(&pl->cfg, err, sizeof(err)) < 0) {
