@@ -329,6 +329,54 @@ def test_feedback_forged_by_a_guest_has_no_effect(bed, daemons):
 	assert ta["feedback_ce_bytes"] == 0 and ta["drained_feedback_bytes"] == 0, ta
 
 
+REPLAY = textwrap.dedent("""\
+	import socket, sys, struct
+	from scapy.all import rdpcap, UDP
+	pcap, src, dst, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+	msgs = [bytes(p[UDP].payload) for p in rdpcap(pcap) if UDP in p]
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.bind((src, 0))
+	# Every captured message again (replays), and the newest with the
+	# reporter id changed to one this policer does not know.
+	for m in msgs:
+		s.sendto(m, (dst, port))
+	m = bytearray(msgs[-1])
+	m[4:8] = struct.pack("!I", 9)
+	s.sendto(bytes(m), (dst, port))
+	print(len(msgs))
+	""")
+
+
+def test_feedback_replayed_or_unknown_refused(bed, daemons, tcp_ecn, tmp_path):
+	"""Real feedback captured on the wire and sent again from the peer's
+	own address: every copy a replay; a reporter id not configured: an
+	unknown host. Neither moves a counter of the tenant."""
+	_, _, tunnel_pair = daemons
+	tcp_ecn(0)
+	p = tunnel_pair({"ta": "1gbit", "tb": "1gbit"}, {1: "ta", 2: "tb"})
+	pcap = tmp_path / "fb.pcap"
+	cap = cxm.capture(bed.host(1), "up0", pcap, filt="udp dst port 4790")
+	try:
+		bulk.transfer(bed.guest(1, 1), bed.guest(2, 1), bed.guest(2, 1).ip4, seconds=2)
+		time.sleep(1.5)
+	finally:
+		cap.stop()
+	time.sleep(0.3)
+	before, ta0 = p.stats(), p.tenant("ta")
+	assert before["feedback_accepted"] > 0, before
+	cp = bed.host(2).run(["/usr/bin/python3", "-c", REPLAY, str(pcap), bed.host(2).ip4,
+			      bed.host(1).ip4, "4790"], check=False, timeout=60)
+	assert cp.returncode == 0, cp.stderr
+	n = int(cp.stdout.strip())
+	assert n > 0
+	time.sleep(0.5)
+	st, ta1 = p.stats(), p.tenant("ta")
+	assert st["feedback_replayed"] - before["feedback_replayed"] == n, st
+	assert st["feedback_unknown_host"] - before["feedback_unknown_host"] == 1, st
+	assert ta1["feedback_ce_bytes"] == ta0["feedback_ce_bytes"], (ta0, ta1)
+	assert ta1["feedback_bytes"] == ta0["feedback_bytes"], (ta0, ta1)
+
+
 def test_tunnel_feedback_matches_fabric(bed, daemons, tcp_ecn):
 	"""Issue 4: the sending host's policer sees the CE volume its tunnelled
 	traffic met, checked against the fabric's own mark counter."""
