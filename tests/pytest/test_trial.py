@@ -20,10 +20,10 @@ def run(*args, **kw):
 			      text=True, timeout=kw.get("timeout", 120))
 
 
-@pytest.mark.parametrize("scenario", ["smoke", "flows"])
+@pytest.mark.parametrize("scenario", ["smoke", "flows", "isolation"])
 def test_scenario_writes_results(scenario, tmp_path, netns_ok, ecnq_tool, iperf3_ok):
 	out = tmp_path / "res"
-	cp = run(scenario, "--seconds", "3", "--out", str(out))
+	cp = run(scenario, "--seconds", "3", "--out", str(out), timeout=240)
 	assert cp.returncode == 0, cp.stdout + cp.stderr
 	assert "FAIL" not in cp.stdout
 	assert f"{scenario}: " in cp.stdout and "results:" in cp.stdout
@@ -37,6 +37,15 @@ def test_scenario_writes_results(scenario, tmp_path, netns_ok, ecnq_tool, iperf3
 				assert int(r["receiver_ce_pkts"]) > 0, r
 			else:
 				assert int(r["queue_dropped"]) > 0 and int(r["queue_marked"]) == 0, r
+	elif scenario == "isolation":
+		assert {(r["mode"], r["tenant"]) for r in rows} == {
+			("none", "a"), ("none", "b"), ("conex", "a"), ("conex", "b")}
+		for mode in ("none", "conex"):
+			shares = [float(r["share_pct"]) for r in rows if r["mode"] == mode]
+			assert abs(sum(shares) - 100) < 0.5, rows
+		conex = [r for r in rows if r["mode"] == "conex"]
+		assert all(float(r["congestion_mbps"]) > 0 for r in conex), conex
+		assert any(int(r["policer_drops"]) > 0 for r in conex), conex
 	else:
 		assert abs(sum(float(r["share_pct"]) for r in rows) - 100) < 0.5
 	assert (out / f"{scenario}.png").stat().st_size > 1000
@@ -49,6 +58,7 @@ def test_scenario_writes_results(scenario, tmp_path, netns_ok, ecnq_tool, iperf3
 def test_list_and_help():
 	cp = run("--list")
 	assert cp.returncode == 0 and "smoke" in cp.stdout and "flows" in cp.stdout
+	assert "isolation" in cp.stdout
 	cp = run("--help")
 	assert cp.returncode == 0 and "Scenarios" in cp.stdout
 
