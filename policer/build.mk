@@ -52,3 +52,9 @@ $(POL_NETPROBE): $(O)/tests/net/cx-netprobe.o $(POL_DIR)/net.o \
 		$(POL_DIR)/config.o $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+# test_polconf: the configuration parser, with the common loader.
+$(O)/tests/unit/test_polconf.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
+$(O)/tests/unit/test_polconf: $(O)/tests/unit/test_polconf.o $(POL_DIR)/config.o $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lsodium
