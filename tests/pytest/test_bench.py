@@ -19,6 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RUN = os.path.join(REPO, "bench", "run")
 NFQ = os.path.join(REPO, "build", "bench", "cx-nfq-accept")
 MICRO = os.path.join(REPO, "build", "bench", "cx-micro")
+MICRO_AUDIT = os.path.join(REPO, "build", "bench", "cx-micro-audit")
 
 
 def build(target="build/bench/cx-nfq-accept"):
@@ -298,5 +299,33 @@ def test_micro_format():
 		assert 0 < float(l[2]) <= float(l[1]), l
 	for bad in (["--iters", "0"], ["--reps", "102"], ["--op", "nope"], ["x"]):
 		cp = subprocess.run([MICRO] + bad, stdout=subprocess.PIPE,
+				    stderr=subprocess.PIPE, text=True, timeout=10)
+		assert cp.returncode == 1, bad
+
+
+def test_micro_audit_format():
+	"""Both operations print one well-formed line; --mem reports the table
+	it was asked for, every flow live and the classification adding up."""
+	build("build/bench/cx-micro-audit")
+	cp = subprocess.run([MICRO_AUDIT, "--flows", "1000", "--iters", "1000", "--reps", "3",
+			     "--mem"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+			    text=True, timeout=60)
+	assert cp.returncode == 0, cp.stderr
+	lines = [l.split() for l in cp.stdout.splitlines()]
+	assert [l[0] for l in lines[:2]] == ["audit", "build"]
+	for l in lines[:2]:
+		assert len(l) == 4 and l[3] == "1000", l
+		assert 0 < float(l[2]) <= float(l[1]), l
+	kv = {l[0]: int(l[1]) for l in lines[2:]}
+	assert kv["flows_live"] == 1000 and kv["table_full"] == 0, kv
+	# Set-up sends one packet per flow, then 2 operations x 3 reps, but
+	# only "audit" calls the audit: 1000 + 3 x 1000 packets.
+	assert kv["packets"] == 4000, kv
+	assert kv["conex_marked"] + kv["conex_not_marked"] + kv["not_conex"] == kv["packets"], kv
+	assert kv["mem_total_bytes"] >= 1000 * kv["mem_per_flow_bytes"] > 0, kv
+	for key in ("sanction_starts", "holes_capped", "reorder_bytes", "flow_loss_bytes"):
+		assert key in kv, key
+	for bad in (["--flows", "0"], ["--reps", "102"], ["--op", "nope"], ["x"]):
+		cp = subprocess.run([MICRO_AUDIT] + bad, stdout=subprocess.PIPE,
 				    stderr=subprocess.PIPE, text=True, timeout=10)
 		assert cp.returncode == 1, bad
