@@ -143,8 +143,11 @@ static int set_tenant(struct pol_config *c, int argc, char **argv, char *err,
 	 * 50 KB burst). A few data-centre RTTs.
 	 */
 	t.police.ramp_ns = POL_RAMP_DEFAULT_NS;
+	/* Within the bucket's limits: above 8.6 Gbit/s, 1 GiB. */
 	if (t.police.burst_bytes < CX_POLICE_BURST_MIN_BYTES)
 		t.police.burst_bytes = CX_POLICE_BURST_MIN_BYTES;
+	if (t.police.burst_bytes > CX_POLICE_BURST_MAX_BYTES)
+		t.police.burst_bytes = CX_POLICE_BURST_MAX_BYTES;
 	for (i = 3; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 

@@ -115,6 +115,10 @@ static void test_defaults(void **state)
 	assert_string_equal(c.tun_dev, POL_TUN_DEV_DEFAULT);
 	assert_int_equal(c.bank_share_ppm, POL_BANK_SHARE_DEFAULT_PPM);
 	assert_false(pol_config_tunnel(&c));
+	/* The default burst (one second) is capped for large allowances. */
+	assert_int_equal(load("tenant t 100gbit\nguest g1 t 198.18.1.11\n", &c, err,
+			      sizeof(err), path, sizeof(path)), 0);
+	assert_int_equal(c.tenants[0].police.burst_bytes, CX_POLICE_BURST_MAX_BYTES);
 	assert_string_equal(c.redis_url, "");
 }
 
