@@ -113,7 +113,7 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	struct pol_tenant_rt *t;
 	struct cx_audit_pkt pkt;
 	uint64_t now_ns, marked = 0;
-	bool conex;
+	bool conex, want = false;
 	int ret;
 
 	if (p->hook != NF_INET_PRE_ROUTING) {
@@ -179,13 +179,24 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 			t->e_bytes += pkt.ip_bytes;
 		if (pkt.sig & CX_SIG_C)
 			t->c_bytes += pkt.ip_bytes;
-		return NF_ACCEPT;
+		goto verdict;
 	}
 	if (pl->fb_fd >= 0 && remote(pl, &pkt)) {
 		t->tunnel_packets++;
 		t->tunnel_bytes += pkt.ip_bytes;
+		want = true;
+	}
+verdict:
+	/*
+	 * The kernel's guess (net.h) stands unless it was wrong for a packet
+	 * the tunnel table would route (to a remote guest); elsewhere the
+	 * mark finds no route there and is harmless.
+	 */
+	if (pl->fb_fd >= 0 && want != (p->mark == pl->cfg.mark) &&
+	    (want || remote(pl, &pkt))) {
 		mark->set = true;
-		mark->value = pl->cfg.mark;
+		mark->value = want ? pl->cfg.mark : 0;
+		pl->st.mark_fixes++;
 	}
 	return NF_ACCEPT;
 }

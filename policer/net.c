@@ -281,6 +281,34 @@ static int install_hook(const struct pol_config *c, unsigned int t, char *err,
 	ret = exec_args(&a, err, errlen);
 	if (ret < 0)
 		return ret;
+	/*
+	 * With a tunnel, the kernel marks every packet that does not carry
+	 * ConEx in its usual place (POL_NET_CONEX_U32) for the tunnel before
+	 * it is queued, and the daemon corrects the odd case. So a packet
+	 * that fails open (no daemon, or a full queue) still goes through
+	 * the tunnel and the far auditor's count, and the common verdict is
+	 * a plain accept, which batches.
+	 */
+	if (pol_config_tunnel(c)) {
+		char mark[16];
+
+		snprintf(mark, sizeof(mark), "0x%x", c->mark);
+		args_xt(&a, t);
+		cxd_args_add(&a, "-A");
+		cxd_args_add(&a, POL_NET_CHAIN);
+		cxd_args_add(&a, "-m");
+		cxd_args_add(&a, "u32");
+		cxd_args_add(&a, "!");
+		cxd_args_add(&a, "--u32");
+		cxd_args_add(&a, t == 0 ? POL_NET_CONEX_U32_V4 : POL_NET_CONEX_U32_V6);
+		cxd_args_add(&a, "-j");
+		cxd_args_add(&a, "MARK");
+		cxd_args_add(&a, "--set-mark");
+		cxd_args_add(&a, mark);
+		ret = exec_args(&a, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
 	/* Without --queue-bypass a queue with no listener drops: fail-closed. */
 	args_xt(&a, t);
 	cxd_args_add(&a, "-A");

@@ -3,6 +3,7 @@
  * running iptables, ip, bridge and nft as child processes:
  *
  *   mangle PREROUTING -i <guest if> -j CONEX-POLICE     per guest, v4 and v6
+ *   CONEX-POLICE [-m u32 ! --u32 CONEX -j MARK --set-mark M]   with a tunnel
  *   CONEX-POLICE -j NFQUEUE --queue-num Q [--queue-bypass]
  *
  * and, when pol_config_tunnel(c), the fallback for legacy guests
@@ -30,6 +31,17 @@
 #define POL_NET_CHAIN		"CONEX-POLICE"
 #define POL_NET_NFT_TABLE	"conex_policer"
 #define POL_NET_RULE_PREF	4242
+
+/*
+ * ConEx where the marker puts it, for xt_u32 (the kernel's first guess of
+ * which packets go direct; the daemon decides):
+ * IPv4: RF, DF set, MF and offset 0, X (ID bit 15) set (CONEX.md §3);
+ * IPv6: a Destination Options header right after the fixed header whose
+ * first option is the CDO (type 0x1e, length 1) with X set (RFC 7837).
+ */
+#define POL_NET_CONEX_U32_V4	"4&0x8000FFFF=0x8000C000"
+#define POL_NET_CONEX_U32_V6	"4&0x0000FF00=0x00003C00&&40&0x0000FFFF=0x00001E01&&44&0x80000000=0x80000000"
+
 
 /*
  * Remove whatever a predecessor left (pol_net_cleanup), then install the

@@ -55,6 +55,7 @@ struct pol_stats {
 	uint64_t unknown_indev;		/* queued from an interface not configured */
 	uint64_t parse_errors;		/* not readable as IP: passed */
 	uint64_t other_hook;
+	uint64_t mark_fixes;		/* the kernel's tunnel guess corrected */
 	uint64_t fb_datagrams;
 	uint64_t fb_wrong_source;	/* not from the peer's underlay address */
 	uint64_t fb_unknown_guest;	/* authentic, for a guest not configured */

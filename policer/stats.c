@@ -101,6 +101,7 @@ int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 	cxd_out_u64(&o, "unknown_indev", pl->st.unknown_indev);
 	cxd_out_u64(&o, "parse_errors", pl->st.parse_errors);
 	cxd_out_u64(&o, "other_hook", pl->st.other_hook);
+	cxd_out_u64(&o, "mark_fixes", pl->st.mark_fixes);
 	cxd_out_u64(&o, "nfq_packets", q->packets);
 	cxd_out_u64(&o, "nfq_bytes", q->bytes);
 	cxd_out_u64(&o, "nfq_accepted", q->accepted);

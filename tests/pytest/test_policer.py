@@ -98,7 +98,7 @@ def daemons(bed):
 		and h2's auditor (feedback)."""
 		p1 = policer(1, tenants, guests)
 		policer(2, {"ra": "1gbit", "rb": "1gbit"}, {1: "ra", 2: "rb"})
-		auditor()
+		p1.far_auditor = auditor()
 		return p1
 
 	yield policer, auditor, tunnel_pair
@@ -194,6 +194,29 @@ def test_hooks_life_cycle(bed, daemons):
 	rcv = bed.guest(2, 1)
 	out = bed.guest(1, 1).ping([rcv.ip4, rcv.ip6], count=2, timeout=1.0)
 	assert all(v is not None for v in out.values()), out
+
+
+def tx_packets(node, dev):
+	return int(node.run(["cat", f"/sys/class/net/{dev}/statistics/tx_packets"]).stdout)
+
+
+def test_fail_open_keeps_legacy_traffic_in_the_tunnel(bed, daemons, tcp_ecn):
+	"""The kernel marks Not-ConEx packets for the tunnel before they are
+	queued (policer/net.h), so with the policer dead (fail-open) legacy
+	traffic still goes through the tunnel and the far auditor's count."""
+	_, _, tunnel_pair = daemons
+	p = tunnel_pair({"ta": "1gbit", "tb": "1gbit"}, {1: "ta", 2: "tb"})
+	h1, rcv = bed.host(1), bed.guest(2, 1)
+	n0 = tx_packets(h1, cxp.TUN_DEV)
+	out = bed.guest(1, 1).ping([rcv.ip4, rcv.ip6], count=3, timeout=1.0)
+	assert all(v is not None for v in out.values()), out
+	n1 = tx_packets(h1, cxp.TUN_DEV)
+	assert n1 - n0 >= 6, (n0, n1)
+	assert p.stats()["mark_fixes"] == 0
+	p.kill()
+	out = bed.guest(1, 1).ping([rcv.ip4, rcv.ip6], count=3, timeout=1.0)
+	assert all(v is not None for v in out.values()), out
+	assert tx_packets(h1, cxp.TUN_DEV) - n1 >= 6
 
 
 SPOOF = textwrap.dedent("""\
@@ -324,9 +347,13 @@ def test_feedback_forged_by_a_guest_has_no_effect(bed, daemons):
 	assert st2["feedback_bad_version"] - st["feedback_bad_version"] == 3, st2
 	assert st2["feedback_truncated"] - st["feedback_truncated"] == 3, st2
 	assert st2["feedback_bad_tag"] - st["feedback_bad_tag"] == 3, st2
-	assert st2["feedback_accepted"] == before["feedback_accepted"]
-	ta = p.tenant("ta")
-	assert ta["feedback_ce_bytes"] == 0 and ta["drained_feedback_bytes"] == 0, ta
+	# What the tenants were charged is exactly what the real auditor
+	# reported (a stray packet of an earlier test may have crossed the
+	# tunnel): the forgeries, 1 MB of CE each, added nothing.
+	reported = sum(pe["ce_bytes"] for pe in p.far_auditor.stats()["peers"])
+	charged = sum(p.tenant(t)["feedback_ce_bytes"] for t in ("ta", "tb"))
+	assert charged == reported < 10**6, (charged, reported)
+	assert p.tenant("ta")["drained_feedback_bytes"] == p.tenant("ta")["feedback_ce_bytes"]
 
 
 REPLAY = textwrap.dedent("""\
