@@ -14,9 +14,9 @@ cubic flow alone through this bottleneck costs about 4.7 Mbit/s of ConEx
 marks (C, and classic ECN's conservative E, RFC 7786 §5.2) but only about
 1.6 Mbit/s of CE counted through the tunnel, so tenants whose traffic is
 ConEx get 11.5 Mbit/s and those policed through the tunnel (legacy guests,
-UDP) 4 Mbit/s. The auditor reports every 20 ms
-here (feedback_interval): with the default 100 ms the lumps made the
-legacy shares swing between runs (0.36 to 0.59 measured).
+UDP) 4 Mbit/s. The auditor reports every 20 ms (its default
+feedback_interval): with 100 ms the lumps made the legacy shares swing
+between runs (0.36 to 0.59 measured).
 """
 import os
 import shutil
@@ -88,8 +88,7 @@ def daemons(bed):
 	def auditor(host=2, peer=1):
 		a = cxa.start_auditor(bed.host(host), config_text=(
 			"guest g1 ra\nguest g2 rb\n"
-			f"host_id {host}\npeer {peer} {bed.host(peer).ip4} 4790 {KEY}\n"
-			"feedback_interval 20ms\n"))
+			f"host_id {host}\npeer {peer} {bed.host(peer).ip4} 4790 {KEY}\n"))
 		started.append(a)
 		return a
 
