@@ -161,6 +161,7 @@ static int set_audit(struct cx_audit_cfg *a, const char *key, const char *v,
 		{ "slack", offsetof(struct cx_audit_cfg, slack_bytes), 2 },
 		{ "reecho_allowance", offsetof(struct cx_audit_cfg, reecho_allowance_ns), 3 },
 		{ "reorder_window", offsetof(struct cx_audit_cfg, reorder_window_ns), 3 },
+		{ "debtor_idle", offsetof(struct cx_audit_cfg, idle_ns), 3 },
 	};
 	unsigned int i;
 	uint64_t x;
@@ -281,7 +282,7 @@ int aud_config_check(const struct aud_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "audit parameters out of range (see "
 			 "conex-auditor.conf(5): flow_table_size, source_table_size, "
 			 "loss_sketch_buckets a power of two <= %u, slack, hole_cap, "
-			 "sanction_scale, reecho_allowance, reorder_window <= 1s)",
+			 "sanction_scale, reecho_allowance, reorder_window <= 1s, debtor_idle <= 24h)",
 			 CX_AUDIT_SKETCH_MAX);
 		return -1;
 	}

@@ -53,6 +53,7 @@ static void audit_counters(struct cxd_out *o, const struct cx_audit_counters *c)
 	cxd_out_u64(o, "flows_created", c->flows_created);
 	cxd_out_u64(o, "flows_ended", c->flows_ended);
 	cxd_out_u64(o, "flows_evicted", c->flows_evicted);
+	cxd_out_u64(o, "flows_aged", c->flows_aged);
 	cxd_out_u64(o, "flows_live", c->flows_live);
 	cxd_out_u64(o, "table_full", c->table_full);
 	cxd_out_u64(o, "source_full", c->source_full);

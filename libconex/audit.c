@@ -134,6 +134,8 @@ struct hole {
 };
 
 #define HOLE_TS		1U	/* tsval valid */
+/* Flow idle times in units of 2^30 ns (about 1.07 s); wraps after 146 years. */
+#define IDLE_SHIFT	30
 /*
  * Hole ages in units of 2^20 ns (about 1.05 ms), kept in the upper 31
  * bits of born: wraps after 26 days, far beyond any hole's life.
@@ -152,6 +154,7 @@ struct flow {
 	struct bal bal;
 	struct seqtrack seq;
 	uint32_t flags;		/* CX_AUDIT_F_* */
+	uint32_t seen;		/* last packet, in IDLE_SHIFT units */
 	uint64_t dropped_bytes;
 	uint64_t reported_bytes;	/* its share of the source's live_bytes */
 };
@@ -178,6 +181,7 @@ struct cx_audit {
 	uint64_t agg_dropped_bytes;
 	struct cx_audit_counters c;
 	struct cx_audit_result *res;	/* of the packet in progress */
+	uint32_t now_units;		/* its time, in IDLE_SHIFT units */
 };
 
 void cx_audit_cfg_default(struct cx_audit_cfg *cfg)
@@ -192,6 +196,7 @@ void cx_audit_cfg_default(struct cx_audit_cfg *cfg)
 		.slack_bytes = CX_AUDIT_SLACK_DEFAULT,
 		.reecho_allowance_ns = CX_AUDIT_ALLOWANCE_DEFAULT_NS,
 		.reorder_window_ns = CX_AUDIT_REORDER_DEFAULT_NS,
+		.idle_ns = CX_AUDIT_IDLE_DEFAULT_NS,
 	};
 }
 
@@ -215,7 +220,8 @@ int cx_audit_cfg_check(const struct cx_audit_cfg *cfg)
 		return -EINVAL;
 	if (cfg->slack_bytes > CX_AUDIT_SLACK_MAX)
 		return -EINVAL;
-	if (cfg->reorder_window_ns > CX_AUDIT_REORDER_MAX_NS)
+	if (cfg->reorder_window_ns > CX_AUDIT_REORDER_MAX_NS ||
+	    cfg->idle_ns > CX_AUDIT_IDLE_MAX_NS)
 		return -EINVAL;
 	if (cfg->reecho_allowance_ns < CX_AUDIT_ALLOWANCE_MIN_NS ||
 	    cfg->reecho_allowance_ns > CX_AUDIT_ALLOWANCE_MAX_NS)
@@ -254,25 +260,77 @@ static uint64_t bal_debt(const struct bal *b)
 	return worst < 0 ? (uint64_t)-worst : 0;
 }
 
+static uint64_t sat_add(uint64_t v, uint64_t bytes)
+{
+	return bytes > UINT64_MAX - v ? UINT64_MAX : v + bytes;
+}
+
+/* Source records share the flow table's code: a key with only an address. */
+static void source_key(struct cx_flow_key *k, const uint8_t src[16],
+		       uint8_t family)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, src, sizeof(k->saddr));
+	k->family = family;
+}
+
+/*
+ * A flow that owes nothing may make room. One in debt is pinned, so that
+ * a cheat cannot escape by crowding it out, until it has been idle for
+ * idle_ns: then it was abandoned (a sender that opens flows and leaves
+ * them sanctioned), and it makes room too, its debt going to its source's
+ * record, which the next flow of that source inherits. Only if that record
+ * exists: a debt with nowhere to go stays pinned.
+ */
+static bool flow_idle(const struct cx_audit *a, const struct flow *f)
+{
+	uint64_t idle = (uint64_t)(a->now_units - f->seen) << IDLE_SHIFT;
+
+	return a->cfg.idle_ns && idle >= a->cfg.idle_ns;
+}
+
 static bool flow_can_evict(const struct cx_flow_key *k, const void *value,
 			   void *arg)
 {
 	const struct flow *f = value;
+	struct cx_audit *a = arg;
+	struct cx_flow_key sk;
+	void *v;
 
-	(void)k;
-	(void)arg;
-	return !(f->flags & CX_AUDIT_F_SANCTION) && !bal_debt(&f->bal);
+	if (!(f->flags & CX_AUDIT_F_SANCTION) && !bal_debt(&f->bal))
+		return true;
+	if (!flow_idle(a, f))
+		return false;
+	source_key(&sk, k->saddr, k->family);
+	return cx_flowtable_lookup(a->sources, &sk, &v) == 0;
 }
 
-/* Pinning made sure the victim owes nothing: only the event is left. */
 static void flow_on_evict(const struct cx_flow_key *k, void *value, void *arg)
 {
 	struct cx_audit *a = arg;
+	struct flow *f = value;
+	uint64_t debt = bal_debt(&f->bal);
+	struct cx_flow_key sk;
+	struct source *src;
+	void *v;
 
-	(void)k;
-	(void)value;
 	a->c.flows_evicted++;
 	a->res->events |= CX_AUDIT_E_FLOW_EVICTED;
+	if (!debt && !f->reported_bytes)
+		return;
+	/* can_evict found the record. */
+	source_key(&sk, k->saddr, k->family);
+	if (cx_flowtable_lookup(a->sources, &sk, &v) < 0)
+		return;
+	src = v;
+	src->live_bytes -= CX_MIN(src->live_bytes, f->reported_bytes);
+	if (debt) {
+		src->debt_bytes = sat_add(src->debt_bytes, debt);
+		a->c.flows_aged++;
+		a->c.debt_to_source++;
+		a->c.debt_to_source_bytes += debt;
+		a->res->events |= CX_AUDIT_E_DEBT_TO_SOURCE;
+	}
 }
 
 static bool source_can_evict(const struct cx_flow_key *k, const void *value,
@@ -360,11 +418,6 @@ static int64_t bal_sub(int64_t v, uint64_t bytes)
 	if (bytes > (uint64_t)(v + BAL_MAX))
 		return -BAL_MAX;
 	return v - (int64_t)bytes;
-}
-
-static uint64_t sat_add(uint64_t v, uint64_t bytes)
-{
-	return bytes > UINT64_MAX - v ? UINT64_MAX : v + bytes;
 }
 
 static void bal_init(struct bal *b, uint64_t epoch)
@@ -770,15 +823,6 @@ static void count_class(struct cx_audit *a, const struct cx_audit_pkt *p,
 	}
 }
 
-/* Source records share the flow table's code: a key with only an address. */
-static void source_key(struct cx_flow_key *k, const uint8_t src[16],
-		       uint8_t family)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->saddr, src, sizeof(k->saddr));
-	k->family = family;
-}
-
 /*
  * A new flow needs its source's record first (to inherit debt now, and
  * to hold debt later). NULL: no state, audit in the aggregate.
@@ -814,6 +858,7 @@ static struct flow *flow_create(struct cx_audit *a,
 	if (ret == -EEXIST)
 		return f;
 	bal_init(&f->bal, p->now_ns / a->slot_ns);
+	f->seen = a->now_units;
 	a->c.flows_created++;
 	a->res->events |= CX_AUDIT_E_FLOW_NEW;
 	/*
@@ -898,6 +943,7 @@ static int flow_audit(struct cx_audit *a, struct flow *f,
 	uint32_t loss;
 
 	a->c.flow_packets++;
+	f->seen = a->now_units;
 	bal_advance(&f->bal, p->now_ns / a->slot_ns);
 	if (cls == CX_CONEX_MARKED)
 		bal_declare(&f->bal, p->sig, p->ip_bytes);
@@ -1030,6 +1076,7 @@ int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
 	a->res = res;
 	a->c.packets++;
 	a->c.bytes += p->ip_bytes;
+	a->now_units = (uint32_t)(p->now_ns >> IDLE_SHIFT);
 	cls = classify(a, p);
 	count_class(a, p, cls);
 

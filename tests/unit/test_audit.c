@@ -144,6 +144,7 @@ static void test_cfg(void **state)
 		F(reecho_allowance_ns, 6),
 		F(reecho_allowance_ns, 61ULL * 1000 * MS),
 		F(reorder_window_ns, 1001ULL * MS),
+		F(idle_ns, 25ULL * 3600 * 1000 * MS),
 #undef F
 	};
 	struct cx_audit_cfg cfg, c2;
@@ -956,6 +957,42 @@ static void test_whitewash_abandon(void **state)
 	cx_audit_free(a);
 }
 
+/*
+ * A flow in debt is pinned until it has been idle for idle_ns; then it
+ * makes room, its debt going to its source, whose next flow owes it.
+ */
+static void test_idle_debtor_ages(void **state)
+{
+	struct cx_flow_key k1 = key_of(10, 7000), k2 = key_of(11, 7000);
+	struct cx_flow_key k3 = key_of(12, 7000), k4 = key_of(10, 7001);
+	struct cx_audit *a = audit_with(1, 16, 64);
+	uint64_t debt, src_debt;
+	struct tx t;
+
+	(void)state;
+	make_debtor(a, &k1, 200);
+	debt = info(a, &k1).debt_bytes;
+	/* 30 s later k1 is still pinned: k2 finds no room. */
+	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, 30000 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_TABLE_FULL);
+	assert_int_equal(cx_audit_flow_get(a, &k1, &(struct cx_audit_flow_info){ 0 }), 0);
+	/* 62 s after its last packet k1 was abandoned: k3 takes its place. */
+	t = send_pkt(a, &k3, X | C, CX, 1, PAYLOAD, 62000 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_EVICTED);
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
+	assert_int_equal(counters(a).flows_aged, 1);
+	assert_int_equal(cx_audit_flow_get(a, &k1, &(struct cx_audit_flow_info){ 0 }),
+			 -ENOENT);
+	assert_int_equal(cx_audit_source_debt(a, k1.saddr, CX_FLOW_IPV4, &src_debt), 0);
+	assert_int_equal(src_debt, debt);
+	/* k1's source comes back: its new flow (k3 is clean, makes room) owes it. */
+	t = send_pkt(a, &k4, X | C, CX, 1, PAYLOAD, 63000 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
+	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
+	cx_audit_free(a);
+}
+
 static void test_whitewash(void **state)
 {
 	struct cx_flow_key k1 = key_of(6, 6000), k2 = key_of(6, 6001);
@@ -1150,6 +1187,7 @@ int main(void)
 		cmocka_unit_test(test_sketch_collision),
 		cmocka_unit_test(test_whitewash),
 		cmocka_unit_test(test_whitewash_abandon),
+		cmocka_unit_test(test_idle_debtor_ages),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_source_full),
 		cmocka_unit_test(test_end_pinned),

@@ -66,6 +66,12 @@
  * packets behind a later one, filled 3.3 ms after (serialised at the
  * 100 Mbit/s bottleneck); 64 KiB there takes 5.2 ms, so 10 ms covers a
  * window's worth. 0 counts every fill as loss.
+ *
+ * idle_ns: a flow in debt is pinned (never evicted) so that a cheat cannot
+ * crowd it out; after a minute without a packet it was abandoned, and may
+ * make room, its debt moving to its source's record for the source's next
+ * flow. Otherwise a sender that opens flows and leaves them sanctioned
+ * would fill the table for good.
  */
 #define CX_AUDIT_FLOWS_DEFAULT		65536
 #define CX_AUDIT_SOURCES_DEFAULT	4096
@@ -75,6 +81,7 @@
 #define CX_AUDIT_SCALE_DEFAULT		(64 * 1024)
 #define CX_AUDIT_HOLE_CAP_DEFAULT	(16 * 64 * 1024)
 #define CX_AUDIT_REORDER_DEFAULT_NS	(10ULL * 1000 * 1000)
+#define CX_AUDIT_IDLE_DEFAULT_NS	(60ULL * 1000 * 1000 * 1000)
 
 /* Validation bounds (cx_audit_cfg_check). */
 #define CX_AUDIT_SKETCH_MAX		(1U << 20)
@@ -84,6 +91,7 @@
 #define CX_AUDIT_SCALE_MAX		UINT32_MAX
 #define CX_AUDIT_HOLE_CAP_MAX		(1U << 30)
 #define CX_AUDIT_REORDER_MAX_NS		(1000ULL * 1000 * 1000)
+#define CX_AUDIT_IDLE_MAX_NS		(24ULL * 3600 * 1000 * 1000 * 1000)
 
 struct cx_audit_cfg {
 	uint32_t flow_capacity;		/* per-flow records */
@@ -95,6 +103,7 @@ struct cx_audit_cfg {
 	uint64_t slack_bytes;
 	uint64_t reecho_allowance_ns;
 	uint64_t reorder_window_ns;
+	uint64_t idle_ns;		/* a flow in debt idle this long may be evicted; 0: never */
 };
 
 /* What the caller found in the packet (struct cx_audit_pkt.flags). */
@@ -201,6 +210,7 @@ struct cx_audit_counters {
 	uint64_t flows_created;
 	uint64_t flows_ended;
 	uint64_t flows_evicted;
+	uint64_t flows_aged;		/* of those, in debt but idle (idle_ns) */
 	uint64_t flows_live;
 	uint64_t table_full;
 	uint64_t source_full;
