@@ -60,22 +60,31 @@ static void log_sanction(struct auditor *a, const struct cx_audit_pkt *pkt,
 			 const struct aud_guest *g)
 {
 	char key[CX_FLOW_KEY_FORMAT_MAX];
+	struct cx_audit_flow_info fi;
 
 	a->st.sanction_logs++;
 	if (cx_flow_key_format(&pkt->key, key, sizeof(key)) < 0)
 		strcpy(key, "?");
-	if (res->events & CX_AUDIT_E_SANCTION_START)
+	if (res->events & CX_AUDIT_E_SANCTION_START) {
+		/* which balance is short: credit (checked at once) or re-echo */
+		if (cx_audit_flow_get(a->audit, &pkt->key, &fi) < 0)
+			memset(&fi, 0, sizeof(fi));
 		cx_log_rl(&a->sanction_rl, pkt->now_ns, CX_LOG_NOTICE,
 			  "sanction: flow %s tenant %s (%s): under-declared by "
-			  "%llu bytes", key, g ? g->tenant : "?",
+			  "%llu bytes (credit balance %lld, re-echo balance %lld, "
+			  "pending %llu)", key, g ? g->tenant : "?",
 			  g ? g->ifname : "?",
-			  (unsigned long long)res->shortfall_bytes);
-	else
+			  (unsigned long long)res->shortfall_bytes,
+			  (long long)fi.credit_bal_bytes,
+			  (long long)fi.reecho_bal_bytes,
+			  (unsigned long long)fi.pending_bytes);
+	} else {
 		cx_log_rl(&a->sanction_rl, pkt->now_ns, CX_LOG_NOTICE,
 			  "sanction: aggregate (unflowed traffic), packet of %s "
 			  "tenant %s (%s): shortfall %llu bytes", key,
 			  g ? g->tenant : "?", g ? g->ifname : "?",
 			  (unsigned long long)res->shortfall_bytes);
+	}
 }
 
 unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,

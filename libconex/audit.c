@@ -37,9 +37,11 @@
  * Checks. Credit is consumed at once by observed congestion (RFC 7713
  * §5.5: credit is declared in advance). Re-echo lags by about an RTT, so
  * observed congestion sits in a ring of CX_AUDIT_RING_SLOTS time slots and
- * is only charged to the re-echo balance once older than the allowance.
- * Excess declarations are kept (credit does not expire; over-declared E
- * from classic ECN stays on the flow's side).
+ * is only charged to the re-echo balance once older than the allowance,
+ * counted in the flow's sending time (bal_advance). In a flow's first
+ * second only credit is checked (flow_shortfall). Excess declarations are
+ * kept (credit does not expire; over-declared E from classic ECN stays on
+ * the flow's side).
  *
  * Sanction (RFC 7713 §5.5: proportionate, never an amplifier). Drop
  * probability min(1, shortfall / sanction_scale_bytes), drawn with the
@@ -93,6 +95,7 @@ struct bal {
 	int64_t credit;		/* sum(C) - observed */
 	int64_t reecho;		/* sum(L + E) - settled */
 	uint64_t epoch;		/* slot number (now_ns / slot_ns) last advanced to */
+	uint32_t last;		/* flows: the real slot number of the last packet */
 	uint32_t slot[CX_AUDIT_RING_SLOTS];	/* observed, not yet settled */
 };
 
@@ -155,6 +158,7 @@ struct flow {
 	struct seqtrack seq;
 	uint32_t flags;		/* CX_AUDIT_F_* */
 	uint32_t seen;		/* last packet, in IDLE_SHIFT units */
+	uint32_t born;		/* first packet, in TICK_SHIFT units (wraps: 52 days) */
 	uint64_t dropped_bytes;
 	uint64_t reported_bytes;	/* its share of the source's live_bytes */
 };
@@ -182,6 +186,7 @@ struct cx_audit {
 	struct cx_audit_counters c;
 	struct cx_audit_result *res;	/* of the packet in progress */
 	uint32_t now_units;		/* its time, in IDLE_SHIFT units */
+	uint32_t now_ticks;		/* and in TICK_SHIFT units */
 };
 
 void cx_audit_cfg_default(struct cx_audit_cfg *cfg)
@@ -424,6 +429,7 @@ static void bal_init(struct bal *b, uint64_t epoch)
 {
 	memset(b, 0, sizeof(*b));
 	b->epoch = epoch;
+	b->last = (uint32_t)epoch;
 }
 
 /*
@@ -431,21 +437,39 @@ static void bal_init(struct bal *b, uint64_t epoch)
  * settle when the epoch reaches k + RING_SLOTS: at an age of at least
  * (RING_SLOTS - 1) * slot_ns >= allowance, at most RING_SLOTS * slot_ns.
  * A clock that goes backwards settles nothing.
+ *
+ * active (flows): the epoch is the flow's active time, in which a silence
+ * counts for one slot at most. Re-echo can only ride on the flow's later
+ * packets (RFC 7786: the next packet carries the mark), and a flow that
+ * stalls (a retransmission timeout after a policer's drops: 200 ms and
+ * more without a packet) could not declare within any wall-clock
+ * allowance however honest; counted this way, its congestion settles
+ * after the allowance of time in which it was sending. A sender that
+ * spaces its packets on purpose gets no more than RING_SLOTS - 1 packets
+ * of grace: each packet still advances the clock by a slot.
  */
-static void bal_advance(struct bal *b, uint64_t epoch)
+static void bal_advance(struct bal *b, uint64_t epoch, bool active)
 {
 	uint64_t n, i;
+	uint32_t gap = (uint32_t)epoch - b->last;
 
-	if (epoch <= b->epoch)
-		return;
-	n = CX_MIN(epoch - b->epoch, (uint64_t)CX_AUDIT_RING_SLOTS);
-	for (i = 1; i <= n; i++) {
+	if (active) {
+		if ((int32_t)gap <= 0)
+			return;
+		b->last = (uint32_t)epoch;
+		n = gap > 1 ? 1 : gap;
+	} else {
+		if (epoch <= b->epoch)
+			return;
+		n = epoch - b->epoch;
+	}
+	for (i = 1; i <= CX_MIN(n, (uint64_t)CX_AUDIT_RING_SLOTS); i++) {
 		uint32_t *s = &b->slot[(b->epoch + i) % CX_AUDIT_RING_SLOTS];
 
 		b->reecho = bal_sub(b->reecho, *s);
 		*s = 0;
 	}
-	b->epoch = epoch;
+	b->epoch += n;
 }
 
 static void bal_observe(struct bal *b, uint64_t bytes)
@@ -492,11 +516,43 @@ static uint64_t bal_pending(const struct bal *b)
 	return sum;
 }
 
+static uint64_t over_slack(const struct cx_audit *a, uint64_t debt)
+{
+	return debt > a->cfg.slack_bytes ? debt - a->cfg.slack_bytes : 0;
+}
+
 static uint64_t shortfall(const struct cx_audit *a, const struct bal *b)
 {
-	uint64_t debt = bal_debt(b);
+	return over_slack(a, bal_debt(b));
+}
 
-	return debt > a->cfg.slack_bytes ? debt - a->cfg.slack_bytes : 0;
+/*
+ * At flow start only credit is checked; the re-echo check begins once the
+ * flow is FLOW_STARTUP_NS old. In slow start the sender doubles its window
+ * each RTT, so when the queue fills, up to half a window is marked (or
+ * lost) within one RTT, and the E for it rides on the fewer packets of
+ * the next RTTs, after the window is halved; on a busy host, processes
+ * starting up stall senders for tens of milliseconds more. RFC 7786 has
+ * slow start send credit for half the flight for exactly this (CONEX.md
+ * §5), and credit is checked at once, so the start is not unaudited. On
+ * the testbed, honest flows fell 7-25 KB short of re-echo in their first
+ * second or two while credit was still covering them, at any allowance
+ * up to 50 ms. Nothing is forgiven: the deficit stays in the re-echo
+ * balance and is due in full when the check begins; and a flow that ends
+ * young passes its re-echo debt to its source (bal_debt), where the next
+ * flow inherits it against its credit, so restarting flows to stay young
+ * is caught by the credit check.
+ */
+#define FLOW_STARTUP_NS		(1000ULL * 1000 * 1000)
+#define FLOW_STARTUP_TICKS	((uint32_t)(FLOW_STARTUP_NS >> TICK_SHIFT))
+
+static uint64_t flow_shortfall(const struct cx_audit *a, const struct flow *f)
+{
+	const struct bal *b = &f->bal;
+
+	if (a->now_ticks - f->born >= FLOW_STARTUP_TICKS)
+		return shortfall(a, b);
+	return over_slack(a, b->credit < 0 ? (uint64_t)-b->credit : 0);
 }
 
 /*
@@ -859,6 +915,7 @@ static struct flow *flow_create(struct cx_audit *a,
 		return f;
 	bal_init(&f->bal, p->now_ns / a->slot_ns);
 	f->seen = a->now_units;
+	f->born = a->now_ticks;
 	a->c.flows_created++;
 	a->res->events |= CX_AUDIT_E_FLOW_NEW;
 	/*
@@ -944,12 +1001,12 @@ static int flow_audit(struct cx_audit *a, struct flow *f,
 
 	a->c.flow_packets++;
 	f->seen = a->now_units;
-	bal_advance(&f->bal, p->now_ns / a->slot_ns);
+	bal_advance(&f->bal, p->now_ns / a->slot_ns, true);
 	if (cls == CX_CONEX_MARKED)
 		bal_declare(&f->bal, p->sig, p->ip_bytes);
 	if (p->flags & CX_AUDIT_P_CE)
 		bal_observe(&f->bal, p->ip_bytes);
-	short_bytes = shortfall(a, &f->bal);
+	short_bytes = flow_shortfall(a, f);
 	if (cls != CX_CONEX_MARKED &&
 	    sanction_hit(short_bytes, a->cfg.sanction_scale_bytes, p->rand)) {
 		seq_drop(a, &f->seq, 1, p);
@@ -966,7 +1023,7 @@ static int flow_audit(struct cx_audit *a, struct flow *f,
 		bal_observe(&f->bal, loss);
 		a->c.flow_loss_bytes += loss;
 	}
-	short_bytes = shortfall(a, &f->bal);
+	short_bytes = flow_shortfall(a, f);
 	flow_sanction_state(a, f, short_bytes);
 	flow_report(a, f, p, short_bytes);
 	a->res->reason = CX_AUDIT_R_FLOW;
@@ -993,7 +1050,7 @@ static int agg_audit(struct cx_audit *a, const struct cx_audit_pkt *p,
 	a->c.agg_packets++;
 	if (seq_len(p))
 		cell = sketch_cell(a, &p->key, &tag);
-	bal_advance(&a->agg, p->now_ns / a->slot_ns);
+	bal_advance(&a->agg, p->now_ns / a->slot_ns, false);
 	if (cls == CX_CONEX_MARKED)
 		bal_declare(&a->agg, p->sig, p->ip_bytes);
 	if (p->flags & CX_AUDIT_P_CE)
@@ -1077,6 +1134,7 @@ int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
 	a->c.packets++;
 	a->c.bytes += p->ip_bytes;
 	a->now_units = (uint32_t)(p->now_ns >> IDLE_SHIFT);
+	a->now_ticks = (uint32_t)(p->now_ns >> TICK_SHIFT);
 	cls = classify(a, p);
 	count_class(a, p, cls);
 
@@ -1143,6 +1201,7 @@ static void flow_info(const struct cx_audit *a, const struct cx_flow_key *k,
 	memset(out, 0, sizeof(*out));
 	out->key = *k;
 	info_fill(a, out, &f->bal);
+	out->shortfall_bytes = flow_shortfall(a, f);
 	out->dropped_bytes = f->dropped_bytes;
 	out->hole_bytes = f->seq.hole_bytes;
 	out->flags = f->flags | (f->seq.tag ? CX_AUDIT_F_SEQ : 0);

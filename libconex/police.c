@@ -325,6 +325,16 @@ int cx_police_packet(struct cx_police *pol, uint64_t marked_bytes,
 	pol->c.packets++;
 	pol->c.bytes = sat_add(pol->c.bytes, pkt_bytes);
 	ppm = effective_ppm(pol, pol->p_ns, now_ns);
+	/*
+	 * ConEx-Marked packets are dropped with p^2, not p (RFC 7837 §8:
+	 * unmarked packets go first). A dropped packet's declarations never
+	 * reach the audit downstream, and the audit would find its honest
+	 * flow short by them. Marking more does not buy a way out: every
+	 * marked byte drains the bucket, so a tenant that marks everything
+	 * runs into debt at its full rate and p, and p^2, reach 1.
+	 */
+	if (marked_bytes)
+		ppm = (uint32_t)((uint64_t)ppm * ppm / CX_POLICE_PPM);
 	/* P(rand < ppm * 2^32 / 1e6) = ppm / 1e6; ppm 0 never, 1e6 always. */
 	if (ppm && (uint64_t)rand * CX_POLICE_PPM < (uint64_t)ppm << 32) {
 		pol->c.drops++;

@@ -501,12 +501,20 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 					  "conex_packets", "tunnel_packets")},
 		"tb": {k: tb[k] for k in ("marked_bytes", "feedback_ce_bytes", "drops_police",
 					  "conex_packets", "tunnel_packets")}}
+	aud = p.far_auditor.stats()
+	info["auditor"] = {k: aud[k] for k in ("sanction_starts", "agg_sanction_starts",
+					       "dropped", "flows_created")}
 	share0, share1 = a0 / (a0 + b0), a1 / (a1 + b1)
 	info["shares"] = (share0, share1)
 	print(f"{trial}: none {a0 / 1e6:.1f}/{b0 / 1e6:.1f} Mb/s share {share0:.2f}; "
 	      f"policer {a1 / 1e6:.1f}/{b1 / 1e6:.1f} Mb/s share {share1:.2f}")
 	assert share0 < UNFAIR_HI, info
 	assert tb["drops_police"] > 0, info
+	# The markers are honest, policed hard or not at all: the auditor
+	# downstream (h2) audited the ConEx flows and sanctioned none.
+	assert (aud["flows_created"] > 0) == (mark_a or mark_b), info
+	assert aud["sanction_starts"] == 0 and aud["agg_sanction_starts"] == 0, info
+	assert aud["dropped"] == 0, info
 	# Each kind went its own way: ConEx straight, the rest through the tunnel.
 	for t, marked in ((ta, mark_a), (tb, mark_b)):
 		assert (t["conex_packets"] > 0) == marked, info

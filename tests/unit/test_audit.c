@@ -16,6 +16,8 @@
 #define E	CX_SIG_E
 #define C	CX_SIG_C
 #define MS	(1000ULL * 1000)
+/* past a flow's startup second (audit.c FLOW_STARTUP_NS): both checks apply */
+#define OLD	(1100 * MS)
 
 enum { PAYLOAD = 1448, HDR = 52, IPB = PAYLOAD + HDR };
 
@@ -323,36 +325,115 @@ static void test_not_conex_in_flow(void **state)
 }
 
 /* Re-echo may lag the CE by up to the allowance, not more. */
+/*
+ * One X-only packet per millisecond from ms_from to ms_to (after OLD);
+ * returns the first millisecond at which the re-echo balance is negative,
+ * or 0.
+ */
+static uint64_t tick_until_settled(struct cx_audit *a, const struct cx_flow_key *k,
+				   uint32_t *seq, uint64_t ms_from, uint64_t ms_to,
+				   struct tx *t)
+{
+	uint64_t ms;
+
+	for (ms = ms_from; ms <= ms_to; ms++, *seq += PAYLOAD) {
+		*t = send_pkt(a, k, X, CX, *seq, PAYLOAD, OLD + ms * MS, 0);
+		if (info(a, k).reecho_bal_bytes < 0)
+			return ms;
+	}
+	return 0;
+}
+
 static void test_reecho_allowance(void **state)
 {
 	struct cx_flow_key k = key_of(1, 1000);
 	struct cx_audit *a = audit();
 	uint32_t seq = 1, i;
+	uint64_t ms;
 	struct tx t;
 
 	(void)state;
-	/* Plenty of credit, so only the re-echo check can bite. */
+	/*
+	 * Plenty of credit, so only the re-echo check can bite; the flow is
+	 * past its startup second (test_startup_credit_only) from OLD on.
+	 */
 	for (i = 0; i < 40; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
 	for (i = 0; i < 8; i++, seq += PAYLOAD)
-		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, MS, 0);
-	/* 19 ms later: still inside the allowance. */
-	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, 20 * MS, 0);
-	seq += PAYLOAD;
-	assert_int_equal(t.res.shortfall_bytes, 0);
-	assert_int_equal(info(a, &k).reecho_bal_bytes, 0);
-	/* Past 8/7 of the allowance: settled, 8 packets minus the slack. */
-	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, 25 * MS, 0);
-	seq += PAYLOAD;
+		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, OLD + MS, 0);
+	/* A flow sending every ms: settled between 1x and 8/7x the allowance. */
+	ms = tick_until_settled(a, &k, &seq, 2, 40, &t);
+	assert_in_range(ms, 1 + 20, 1 + 23);
 	assert_int_equal(info(a, &k).reecho_bal_bytes, -8 * IPB);
 	assert_int_equal(t.res.shortfall_bytes, 8 * IPB - CX_AUDIT_SLACK_DEFAULT);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
 	/* E declarations bring it back. */
 	for (i = 0; i < 4; i++, seq += PAYLOAD)
-		t = send_pkt(a, &k, X | E, CX, seq, PAYLOAD, 26 * MS, 0);
+		t = send_pkt(a, &k, X | E, CX, seq, PAYLOAD, OLD + (ms + 1) * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_END);
 	assert_int_equal(t.res.shortfall_bytes, 0);
 	assert_int_equal(counters(a).sanction_ends, 1);
+
+	/*
+	 * A flow that falls silent (a retransmission timeout) has no packet
+	 * to carry its re-echo: the silence counts for one slot at most, so
+	 * 200 ms later the congestion is still pending, and it settles after
+	 * about the allowance of sending time.
+	 */
+	for (i = 0; i < 4; i++, seq += PAYLOAD)
+		send_pkt(a, &k, X | E, CX, seq, PAYLOAD, OLD + 90 * MS, 0);
+	assert_int_equal(info(a, &k).reecho_bal_bytes, 0);
+	for (i = 0; i < 4; i++, seq += PAYLOAD)
+		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, OLD + 100 * MS, 0);
+	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, OLD + 300 * MS, 0);
+	seq += PAYLOAD;
+	assert_int_equal(info(a, &k).reecho_bal_bytes, 0);
+	assert_int_equal(info(a, &k).pending_bytes, 4 * IPB);
+	ms = tick_until_settled(a, &k, &seq, 301, 340, &t);
+	assert_in_range(ms, 300 + 14, 300 + 23);
+	assert_int_equal(info(a, &k).reecho_bal_bytes, -4 * IPB);
+	cx_audit_free(a);
+}
+
+/*
+ * In its first second a flow is held to its credit only; its re-echo
+ * deficit is kept and due in full once the second is over.
+ */
+static void test_startup_credit_only(void **state)
+{
+	struct cx_flow_key k = key_of(1, 1001);
+	struct cx_audit *a = audit();
+	uint32_t seq = 1, i;
+	struct tx t;
+
+	(void)state;
+	for (i = 0; i < 40; i++, seq += PAYLOAD)
+		send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
+	for (i = 0; i < 8; i++, seq += PAYLOAD)
+		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, MS, 0);
+	/* settled (a packet every ms for most of a second), but young */
+	for (i = 2; i < 990; i++, seq += PAYLOAD)
+		t = send_pkt(a, &k, X, CX, seq, PAYLOAD, i * MS, 0);
+	assert_int_equal(info(a, &k).reecho_bal_bytes, -8 * IPB);
+	assert_int_equal(t.res.shortfall_bytes, 0);
+	assert_int_equal(counters(a).sanction_starts, 0);
+	/* a second after its first packet: the whole deficit is due */
+	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, MS + 1000 * MS, 0);
+	seq += PAYLOAD;
+	assert_int_equal(t.res.shortfall_bytes, 8 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
+	cx_audit_free(a);
+
+	/* credit is checked at once, young or not */
+	a = audit();
+	k = key_of(1, 1002);
+	seq = 1;
+	send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
+	seq += PAYLOAD;
+	for (i = 0; i < 8; i++, seq += PAYLOAD)
+		t = send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, 2 * MS, 0);
+	assert_int_equal(t.res.shortfall_bytes, 7 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	assert_true(counters(a).sanction_starts == 1);
 	cx_audit_free(a);
 }
 
@@ -789,7 +870,11 @@ static void test_honest_traces(void **state)
  * Cheats: sanctioned within by_round RTTs, about allowance / RTT (5) plus
  * slack over the undeclared bytes per RTT (the half cheat at about one CE
  * packet per small window: some 750 B per RTT), and keep losing packets.
+ * The half cheat declares its credit, so it is held to the credit check
+ * alone until its flow is a second old (audit.c FLOW_STARTUP_NS: 250
+ * rounds of 4 ms); then its whole re-echo deficit is due.
  */
+#define YOUNG_ROUNDS 250
 static void test_cheats(void **state)
 {
 	static const struct {
@@ -801,10 +886,10 @@ static void test_cheats(void **state)
 	} v[] = {
 		{ "never marks, ECN", { M_NOMARK, 4 * MS, 300, 300, 0, 200 }, true, 12, 25 },
 		{ "never marks, loss", { M_NOMARK, 4 * MS, 0, 0, 100, 200 }, true, 30, 25 },
-		{ "half", { M_HALF, 4 * MS, 300, 300, 0, 200 }, false, 30, 25 },
+		{ "half", { M_HALF, 4 * MS, 300, 300, 0, 400 }, false, YOUNG_ROUNDS + 5, 25 },
 		{ "credit only", { M_CREDITONLY, 4 * MS, 300, 300, 0, 200 }, false, 20, 25 },
 		/* Tail losses refill in order, unseen: slower to catch. */
-		{ "half, lossy", { M_HALF, 4 * MS, 0, 0, 100, 400 }, false, 200, 10 },
+		{ "half, lossy", { M_HALF, 4 * MS, 0, 0, 100, 800 }, false, YOUNG_ROUNDS + 200, 10 },
 	};
 	size_t i;
 	uint64_t seed;
@@ -1177,6 +1262,7 @@ int main(void)
 		cmocka_unit_test(test_counting),
 		cmocka_unit_test(test_not_conex_in_flow),
 		cmocka_unit_test(test_reecho_allowance),
+		cmocka_unit_test(test_startup_credit_only),
 		cmocka_unit_test(test_proportional),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_self_drop_not_loss),

@@ -278,6 +278,7 @@ static void test_verdict_threshold(void **state)
 		uint64_t t = T0 + (uint64_t)ppms[i] * 100;
 		uint64_t thr = ((uint64_t)ppms[i] << 32) / CX_POLICE_PPM;
 		struct cx_police p;
+		uint64_t q, dropped;
 		int64_t level;
 
 		init_base(&p, CX_POLICE_BANK);
@@ -286,20 +287,33 @@ static void test_verdict_threshold(void **state)
 		level = cx_police_level_bytes(&p, t);
 		if (((uint64_t)ppms[i] << 32) % CX_POLICE_PPM == 0)
 			thr--;
-		/* thr: the largest rand that drops. */
-		assert_int_equal(cx_police_packet(&p, 3000, 1500,
-						  (uint32_t)thr, t),
+		/* thr: the largest rand that drops an unmarked packet. */
+		assert_int_equal(cx_police_packet(&p, 0, 1500, (uint32_t)thr, t),
 				 CX_POLICE_DROP);
 		if (thr < UINT32_MAX)
-			assert_int_equal(cx_police_packet(&p, 3000, 1500,
+			assert_int_equal(cx_police_packet(&p, 0, 1500,
 							  (uint32_t)thr + 1, t),
 					 CX_POLICE_PASS);
-		assert_int_equal(cx_police_packet(&p, 0, 1500, 0, t),
-				 CX_POLICE_DROP);
+		/* A ConEx-Marked packet is dropped with p^2 (RFC 7837 §8). */
+		q = (uint64_t)ppms[i] * ppms[i] / CX_POLICE_PPM;
+		thr = (q << 32) / CX_POLICE_PPM;
+		if (q && (q << 32) % CX_POLICE_PPM == 0)
+			thr--;
+		dropped = 0;
+		if (q) {
+			assert_int_equal(cx_police_packet(&p, 3000, 1500,
+							  (uint32_t)thr, t),
+					 CX_POLICE_DROP);
+			dropped = 3000;
+		}
+		if (!q || thr < UINT32_MAX)
+			assert_int_equal(cx_police_packet(&p, 3000, 1500,
+							  q ? (uint32_t)thr + 1 : 0, t),
+					 CX_POLICE_PASS);
 		/* The drop drained nothing; only the passed marks did. */
-		assert_true(p.c.dropped_marked_bytes == 3000);
+		assert_true(p.c.dropped_marked_bytes == dropped);
 		assert_true(p.c.marked_bytes ==
-			    (thr < UINT32_MAX ? 3000U : 0U));
+			    (!q || thr < UINT32_MAX ? 3000U : 0U));
 		assert_true(cx_police_level_bytes(&p, t) ==
 			    level - (int64_t)p.c.marked_bytes);
 	}
@@ -423,8 +437,12 @@ static void test_unresponsive_converges(void **state)
 				d0 = p.c.drops;
 				n0 = p.c.packets;
 			}
-			if (m0)
-				ppm_sum += cx_police_drop_ppm(&p, t);
+			if (m0) {
+				/* every packet is marked: dropped with p^2 */
+				uint64_t q = cx_police_drop_ppm(&p, t);
+
+				ppm_sum += q * q / CX_POLICE_PPM;
+			}
 			cx_police_packet(&p, marked, 1500, rng32(&rng), t);
 		}
 		got = p.c.marked_bytes - m0;
@@ -433,7 +451,10 @@ static void test_unresponsive_converges(void **state)
 			fail_msg("vec %zu: drained %llu B in 30 s, want %llu",
 				 i, (unsigned long long)got,
 				 (unsigned long long)want);
-		/* p hunts around 1 - 1/times; its mean, and the drop rate, sit there. */
+		/*
+		 * p^2 hunts around 1 - 1/times; its mean, and the drop rate,
+		 * sit there.
+		 */
 		n0 = p.c.packets - n0;
 		d0 = p.c.drops - d0;
 		if (ppm_sum / n0 + 50000 < ideal || ppm_sum / n0 > ideal + 50000 ||

@@ -12,8 +12,11 @@
  *   credit_bal  = sum(C) - observed            checked at once
  *   reecho_bal  = sum(L) + sum(E) - settled    checked with an allowance
  *   observed    = CE bytes + loss bytes (sequence holes later filled)
- *   settled     = observed congestion older than reecho_allowance_ns
- *   shortfall   = max(-credit_bal, -reecho_bal) - slack_bytes, if > 0
+ *   settled     = observed congestion older than reecho_allowance_ns,
+ *                 for a flow in its sending time: a silence counts for
+ *                 one slot (allowance / 7) at most
+ *   shortfall   = max(-credit_bal, -reecho_bal) - slack_bytes, if > 0;
+ *                 in a flow's first second, -credit_bal - slack_bytes
  *
  * While shortfall > 0 the flow is under sanction: each of its packets that
  * is not ConEx-Marked is dropped with probability
@@ -46,7 +49,9 @@
  * reecho_allowance_ns: re-echo lags the congestion it reports by about one
  * RTT (RFC 7713 §5.5). On the testbed a 64 KiB queue at 100 Mbit/s adds
  * about 5 ms, so 20 ms covers a few RTTs plus the marker's one-packet
- * deferral; congestion is settled between 1x and 8/7x this age.
+ * deferral; congestion is settled between 1x and 8/7x this age, for a
+ * flow of its sending time (see bal_advance in audit.c: a flow stalled in
+ * a retransmission timeout has no packet to carry its re-echo).
  *
  * slack_bytes: four full-size packets, the rounding between the marker's
  * payload-byte gauges and the audit's ip_bytes, and a stray reordering

@@ -34,10 +34,15 @@
  * wall of drops for as long as the debt takes to refill (TCP timeouts,
  * credit re-sent for whole flights: a lock-out in all but name); an
  * unresponsive one still meets the p it needs, at a debt of that fraction
- * of half the depth. Every packet of the tenant, marked or not, is dropped
- * with that probability.
- * Against an unresponsive tenant spending R > allowance, p hunts around
- * 1 - allowance / R rather than settling (a standard deviation of 0.1 to
+ * of half the depth. An unmarked packet is dropped with that probability,
+ * a ConEx-Marked one (marked_bytes > 0) with p^2: RFC 7837 §8 drops
+ * unmarked packets first, and a dropped packet's declarations never reach
+ * the audit downstream, which would find the honest flow short by them.
+ * Marking more buys no way out: marked bytes drain the bucket, so a
+ * tenant that marks everything runs into debt at its full rate, and p and
+ * p^2 reach 1.
+ * Against an unresponsive tenant spending R > allowance, p (p^2 if it
+ * marks every packet) hunts around 1 - allowance / R rather than settling (a standard deviation of 0.1 to
  * 0.25 in test_police's simulations), because p integrates time over and
  * the level integrates p; what passes still averages the allowance. A
  * damping term would have to follow the level, which moves in steps of a
