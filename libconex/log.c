@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <conex/log.h>
 
 static const char *log_ident = "conex";
 static bool log_foreground = true;
+static bool log_journal;	/* stderr is systemd's journal stream */
 static int log_max_level = CX_LOG_INFO;
 static void (*log_sink)(int, const char *, void *);
 static void *log_sink_arg;
@@ -38,11 +41,35 @@ static const char *level_prefix(int level)
 static void default_sink(int level, const char *msg, void *arg)
 {
 	(void)arg;
-	if (log_foreground)
+	if (log_journal)
+		fprintf(stderr, "<%d>%s\n", level, msg);
+	else if (log_foreground)
 		fprintf(stderr, "%s: %s%s\n", log_ident, level_prefix(level),
 			msg);
 	else
 		syslog(level, "%s", msg);
+}
+
+/*
+ * systemd connects a service's stderr to the journal and says so in
+ * JOURNAL_STREAM ("DEVICE:INODE" of that stream, systemd.exec(5)); a
+ * "<N>" prefix on a line then sets its syslog priority (sd-daemon(3)),
+ * and the journal adds identifier and time itself. A stderr redirected
+ * elsewhere (a child of the service, a test) no longer matches.
+ */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
 }
 
 void cx_log_init(const char *ident, bool foreground, int max_level)
@@ -51,6 +78,7 @@ void cx_log_init(const char *ident, bool foreground, int max_level)
 
 	log_ident = ident ? ident : "conex";
 	log_foreground = foreground;
+	log_journal = foreground && stderr_is_journal();
 	log_max_level = max_level;
 	if (!foreground)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,6 +175,55 @@ static void run_fatal(bool with_errno, const char *want)
 	assert_string_equal(buf, want);
 }
 
+/*
+ * In a child with stderr on a temporary file: JOURNAL_STREAM naming that
+ * file gives "<priority>msg" lines; naming another file gives the plain
+ * "ident: level: msg" form. Returns what the child wrote.
+ */
+static void journal_child(bool match, char *out, size_t outlen)
+{
+	char path[] = "/tmp/cx-test-log-XXXXXX", env[64];
+	struct stat st;
+	ssize_t n;
+	pid_t pid;
+	int fd, status;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fd, STDERR_FILENO);
+		snprintf(env, sizeof(env), "%llu:%llu",
+			 (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino + (match ? 0 : 1));
+		setenv("JOURNAL_STREAM", env, 1);
+		cx_log_init("t", true, CX_LOG_INFO);
+		cx_log(CX_LOG_NOTICE, "sanction of %d", 1);
+		cx_log_warnx("fallback");
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	n = pread(fd, out, outlen - 1, 0);
+	assert_true(n >= 0);
+	out[n] = 0;
+	close(fd);
+	unlink(path);
+}
+
+static void test_journal_stream(void **state)
+{
+	char out[256];
+
+	(void)state;
+	journal_child(true, out, sizeof(out));
+	assert_string_equal(out, "<5>sanction of 1\n<4>fallback\n");
+	journal_child(false, out, sizeof(out));
+	assert_string_equal(out, "t: notice: sanction of 1\nt: warning: fallback\n");
+}
+
 static void test_fatal(void **state)
 {
 	(void)state;
@@ -190,6 +240,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test_setup_teardown(test_log_rl, setup, teardown),
+		cmocka_unit_test(test_journal_stream),
 		cmocka_unit_test(test_fatal),
 	};
 

@@ -34,7 +34,10 @@ enum cx_log_level {
 
 /*
  * Messages above max_level (less severe) are dropped. In the background,
- * opens syslog with ident and facility daemon.
+ * opens syslog with ident and facility daemon. In the foreground, lines go
+ * to stderr as "IDENT: LEVEL: MSG", or as "<PRIORITY>MSG" when stderr is
+ * the systemd journal (JOURNAL_STREAM matches it), so that the journal
+ * records each line's priority.
  */
 void cx_log_init(const char *ident, bool foreground, int max_level);
 int cx_log_level(void);
