@@ -13,6 +13,8 @@
 #include "common/nfq.h"
 #include "tunnel.h"
 
+struct aud_metrics;
+
 struct aud_dp_stats {
 	uint64_t audited;		/* packets given to the audit */
 	uint64_t parse_errors;		/* not audited: headers unreadable */
@@ -35,6 +37,10 @@ struct auditor {
 	uint64_t rand_state;		/* xorshift64*, seeded from getrandom */
 	uint64_t start_mono_ns;
 	int ctl_fd;
+	struct aud_metrics *metrics;	/* NULL without `metrics` (metrics.c) */
+	const char *config_path;	/* re-read by reload */
+	uint64_t reloads;
+	uint64_t reload_errors;
 };
 
 uint64_t aud_now_ns(void);
@@ -49,5 +55,30 @@ void aud_dp_resolve(struct auditor *a);
 /* "stats" output (stats.c): every counter. Returns length or -ENOSPC. */
 int aud_stats_format(const struct auditor *a, uint64_t now_ns, int json,
 		     char *buf, size_t len);
+
+/* "status" output (stats.c): version, uptime, config, a summary. */
+int aud_status_format(const struct auditor *a, uint64_t now_ns, int json,
+		      char *buf, size_t len);
+
+#define AUD_FLOWS_TOP_MAX	1000
+
+/*
+ * "flows N" output (stats.c): the n (1..AUD_FLOWS_TOP_MAX) audited flows
+ * with the largest shortfall, then dropped bytes, as many as fit in len
+ * ("truncated 1" when fewer than asked for did). Returns the length,
+ * -EINVAL for a bad n, -ENOMEM, or -ENOSPC if not even the frame fits.
+ */
+int aud_flows_format(struct auditor *a, unsigned int n, int json, char *buf,
+		     size_t len);
+
+/*
+ * The guest whose interface the kernel routes addr (family AF_INET or
+ * AF_INET6, network order) to now, for labelling a flow with its tenant;
+ * NULL if none. nl is a NETLINK_ROUTE socket (datapath.c).
+ */
+struct mnl_socket;
+const struct aud_guest *aud_dp_guest_of_addr(const struct auditor *a,
+					     struct mnl_socket *nl, int family,
+					     const uint8_t *addr);
 
 #endif

@@ -2,7 +2,7 @@
 # feedback daemon (NFQUEUE via libmnl + libnetfilter_queue).
 AUD_DIR  := $(O)/auditor
 AUD_BIN  := $(AUD_DIR)/conex-auditor
-AUD_SRCS := main.c config.c rules.c tunnel.c datapath.c stats.c
+AUD_SRCS := main.c config.c rules.c tunnel.c datapath.c stats.c metrics.c
 AUD_OBJS := $(AUD_SRCS:%.c=$(AUD_DIR)/%.o)
 
 BINS    += $(AUD_BIN)
@@ -17,7 +17,7 @@ $(AUD_OBJS): CPPFLAGS += -Iauditor $(COMMON_CPPFLAGS)
 
 $(AUD_BIN): $(AUD_OBJS) $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lmicrohttpd -lm
 
 $(AUD_DIR)/conex-auditor.service: auditor/conex-auditor.service.in $(PATHS_STAMP)
 	$(call msg,GEN,$@)

@@ -255,6 +255,14 @@ int aud_config_set(struct aud_config *c, int argc, char **argv, char *err,
 			       &c->audit.flow_capacity, err, errlen);
 	if (strcmp(key, "host_id") == 0)
 		return set_u32(key, argv[1], 1, UINT32_MAX, &c->host_id, err, errlen);
+	if (strcmp(key, "metrics") == 0) {
+		if (cxd_hostport_parse(argv[1], &c->metrics) < 0) {
+			snprintf(err, errlen, "metrics: '%s' is not ADDRESS:PORT "
+				 "(e.g. 127.0.0.1:9464 or [::1]:9464)", argv[1]);
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "feedback_interval") == 0) {
 		if (cx_parse_duration(argv[1], &ns) < 0 ||
 		    ns < AUD_FB_INTERVAL_MIN_NS || ns > AUD_FB_INTERVAL_MAX_NS) {
@@ -322,4 +330,29 @@ int aud_config_load(struct aud_config *c, const char *path, char *err,
 	};
 
 	return cxd_conf_load(path, &spec, c, err, errlen);
+}
+
+/*
+ * The audit tables are sized and keyed once (cx_audit_new) and libconex
+ * has no way to change a live audit's parameters, so every audit key needs
+ * a restart; so do the queue binding, the tunnel's identity and port. What
+ * a reload may change: guests, peers (addresses, ports, keys) and the
+ * feedback interval.
+ */
+const char *aud_config_restart_needed(const struct aud_config *a,
+				      const struct aud_config *b)
+{
+	if (a->queue != b->queue || a->fail_open != b->fail_open)
+		return "queue or failure_policy";
+	if (a->host_id != b->host_id || a->vxlan_port != b->vxlan_port ||
+	    strcmp(a->tun_dev, b->tun_dev) != 0)
+		return "host_id, vxlan_port or tunnel_dev";
+	/* The endpoint keeps serving on its first address until a restart. */
+	if (memcmp(&a->metrics, &b->metrics, sizeof(a->metrics)) != 0)
+		return "metrics";
+	if (memcmp(&a->audit, &b->audit, sizeof(a->audit)) != 0)
+		return "an audit parameter (flow_table_size, source_table_size, "
+		       "loss_sketch_buckets, evict_scan, hole_cap, sanction_scale, "
+		       "slack, reecho_allowance, reorder_window or debtor_idle)";
+	return NULL;
 }

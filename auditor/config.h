@@ -13,6 +13,8 @@
 
 #include <conex/audit.h>
 
+#include "common/hostport.h"
+
 #define AUD_CONFIG_DEFAULT	"/etc/conex/auditor.conf"
 #define AUD_GUESTS_MAX		64
 #define AUD_PEERS_MAX		64
@@ -55,6 +57,7 @@ struct aud_config {
 	char tun_dev[IF_NAMESIZE];	/* the policer's tunnel device */
 	uint64_t feedback_interval_ns;
 	struct cx_audit_cfg audit;		/* the audit module's parameters */
+	struct cxd_hostport metrics;	/* family 0: no /metrics endpoint */
 };
 
 void aud_config_init(struct aud_config *c);
@@ -77,5 +80,12 @@ int aud_config_set(struct aud_config *c, int argc, char **argv, char *err,
 int aud_config_check(const struct aud_config *c, char *err, size_t errlen);
 
 const char *aud_config_tenant(const struct aud_config *c, const char *ifname);
+
+/*
+ * Reload: what differs between the running a and the new b that only a
+ * restart can apply (a phrase for the error message), or NULL.
+ */
+const char *aud_config_restart_needed(const struct aud_config *a,
+				      const struct aud_config *b);
 
 #endif

@@ -7,9 +7,12 @@
 #include <errno.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
+#include <linux/rtnetlink.h>
 
 #include <conex/flow.h>
 
@@ -53,6 +56,58 @@ static const struct aud_guest *guest_of(const struct auditor *a, uint32_t ifinde
 		if (ifindex != 0 && a->guest_ifindex[i] == ifindex)
 			return &a->cfg.guests[i];
 	return NULL;
+}
+
+/* One route, its attributes and a request: far less than a page. */
+#define ROUTE_MSG_BYTES	8192
+
+static int route_attr(const struct nlattr *attr, void *data)
+{
+	uint32_t *oif = data;
+
+	if (mnl_attr_get_type(attr) == RTA_OIF &&
+	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		*oif = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int route_msg(const struct nlmsghdr *nlh, void *data)
+{
+	return mnl_attr_parse(nlh, sizeof(struct rtmsg), route_attr, data);
+}
+
+/*
+ * One RTM_GETROUTE for addr: the kernel's own answer to "where would a
+ * packet to the flow's destination go", so a flow's guest is the one its
+ * packets were queued to (the audit keeps no interface per flow). Not on
+ * the packet path: for "flows" replies only.
+ */
+const struct aud_guest *aud_dp_guest_of_addr(const struct auditor *a,
+					     struct mnl_socket *nl, int family,
+					     const uint8_t *addr)
+{
+	char buf[ROUTE_MSG_BYTES];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	uint32_t oif = 0, seq = 1;
+	size_t alen = family == AF_INET ? 4 : 16;
+	ssize_t n;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)family;
+	rtm->rtm_dst_len = (unsigned char)(alen * 8);
+	mnl_attr_put(nlh, RTA_DST, alen, addr);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return NULL;
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n <= 0 || mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl),
+				 route_msg, &oif) < 0)
+		return NULL;
+	return guest_of(a, oif);
 }
 
 static void log_sanction(struct auditor *a, const struct cx_audit_pkt *pkt,

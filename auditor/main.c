@@ -7,6 +7,7 @@
  *   conex-auditor [--config FILE] [--foreground] [--debug]
  *   conex-auditor --cleanup
  *   conex-auditor stats [--json]
+ *   conex-auditor reload
  *
  * Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.
  */
@@ -25,11 +26,13 @@
 #include <sodium.h>
 
 #include <conex/log.h>
+#include <conex/parse.h>
 
 #include "auditor.h"
 #include "common/ctl.h"
 #include "common/opts.h"
 #include "common/sig.h"
+#include "metrics.h"
 #include "rules.h"
 
 #define EXIT_USAGE		2
@@ -44,18 +47,20 @@
 #define RX_TURNS_MAX		64
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t reload_signal;
 
 static const char usage_text[] =
 	"usage: conex-auditor [--config FILE] [--foreground] [--debug]\n"
 	"       conex-auditor --cleanup\n"
 	"       conex-auditor stats [--json]\n"
+	"       conex-auditor reload\n"
 	"\n"
 	"Receiver-side ConEx auditor. Queues forwarded traffic to the configured\n"
 	"guest interfaces (NFQUEUE, iptables chain " AUD_CHAIN "), audits declared\n"
 	"against observed congestion per flow and drops packets of flows that\n"
 	"under-declare. Counts outer CE of VXLAN traffic from configured peers and\n"
 	"sends them authenticated feedback. SIGTERM or SIGINT removes the rules\n"
-	"and exits 0.\n"
+	"and exits 0; SIGHUP reloads.\n"
 	"\n"
 	"  --config FILE   configuration file (default " AUD_CONFIG_DEFAULT ")\n"
 	"  --cleanup       remove rules left by a crashed instance, then exit\n"
@@ -64,13 +69,50 @@ static const char usage_text[] =
 	"  --help          this text\n"
 	"\n"
 	"stats: print the running auditor's counters (--json: one JSON object).\n"
+	"reload: re-read the configuration file (as SIGHUP does): guests, peers\n"
+	"  and feedback_interval change, flow state stays; a file with an error,\n"
+	"  or a change that needs a restart, is refused whole.\n"
+	"conexctl(8) shows status and the top flows.\n"
 	"\n"
 	"Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n"
 	"See conex-auditor(8) and conex-auditor.conf(5).\n";
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
+}
+
+/* `conex-auditor reload`: the running auditor re-reads its file. */
+static int cmd_reload(int argc, char **argv)
+{
+	char buf[1024];
+	int ret;
+
+	if (argc != 1) {
+		fprintf(stderr, "conex-auditor: reload: unexpected argument '%s'\n",
+			argv[1]);
+		return EXIT_USAGE;
+	}
+	ret = cxd_ctl_call(CTL_NAME, "reload", buf, sizeof(buf));
+	if (ret == -ENOENT) {
+		fprintf(stderr, "conex-auditor: no auditor running in this "
+			"network namespace\n");
+		return EXIT_FAILURE;
+	}
+	if (ret <= 0) {
+		fprintf(stderr, "conex-auditor: reload: %s\n",
+			ret == 0 ? "empty reply" : strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	if (strcmp(buf, "ok\n") != 0) {
+		fprintf(stderr, "conex-auditor: %s", strncmp(buf, "error: ", 7) == 0 ?
+			buf + 7 : buf);
+		return EXIT_FAILURE;
+	}
+	return 0;
 }
 
 static int cmd_stats(int argc, char **argv)
@@ -118,21 +160,140 @@ static int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+/* Whether the iptables rules (guest interfaces, peer addresses) differ. */
+static bool rules_differ(const struct aud_config *a, const struct aud_config *b)
+{
+	unsigned int i;
+
+	if (a->n_guests != b->n_guests || a->n_peers != b->n_peers)
+		return true;
+	for (i = 0; i < a->n_guests; i++)
+		if (strcmp(a->guests[i].ifname, b->guests[i].ifname) != 0)
+			return true;
+	for (i = 0; i < a->n_peers; i++)
+		if (a->peers[i].family != b->peers[i].family ||
+		    memcmp(a->peers[i].addr, b->peers[i].addr, 16) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Re-read the file, as the policer does. The audit tables are not
+ * touched, so flows keep their balances; anything wrong (syntax, a
+ * change that needs a restart, rules that cannot be installed) leaves the
+ * running configuration as it was. Returns 0, or -1 with err set.
+ */
+static int reload(struct auditor *a, char *err, size_t errlen)
+{
+	static struct aud_config next;
+	struct aud_tun_peer *peers = NULL;
+	const char *what;
+	char msg[512];
+	int ret;
+
+	aud_config_init(&next);
+	if (aud_config_load(&next, a->config_path, err, errlen) < 0)
+		goto fail;
+	if (aud_config_check(&next, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %.300s", a->config_path, msg);
+		goto fail;
+	}
+	what = aud_config_restart_needed(&a->cfg, &next);
+	if (what != NULL) {
+		snprintf(err, errlen, "%s: %s changed: restart conex-auditor to "
+			 "apply", a->config_path, what);
+		goto fail;
+	}
+	ret = aud_tun_reconfig_prepare(&a->tun, &next, &peers);
+	if (ret < 0) {
+		snprintf(err, errlen, "feedback peers: %s", strerror(-ret));
+		goto fail;
+	}
+	if (rules_differ(&a->cfg, &next) &&
+	    aud_rules_install(&next, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "rules for the new guests or peers: %.400s", msg);
+		free(peers);
+		/* Put the old rules back; their failure is logged. */
+		if (aud_rules_install(&a->cfg, msg, sizeof(msg)) < 0)
+			cx_log_warnx("restoring the previous rules: %s", msg);
+		goto fail;
+	}
+	a->cfg = next;
+	aud_tun_reconfig_commit(&a->tun, peers, &a->cfg, aud_now_ns());
+	aud_dp_resolve(a);
+	a->reloads++;
+	cx_log_info("configuration reloaded from %s: %u guests, %u peers, "
+		    "feedback every %llu ms", a->config_path, a->cfg.n_guests,
+		    a->cfg.n_peers,
+		    (unsigned long long)(a->cfg.feedback_interval_ns / 1000000ULL));
+	return 0;
+fail:
+	a->reload_errors++;
+	cx_log_warnx("reload refused, configuration unchanged: %s", err);
+	return -1;
+}
+
+/* "flows N [json|text]": N in 1..AUD_FLOWS_TOP_MAX. */
+static int serve_flows(struct auditor *a, int argc, char **argv, char *buf,
+		       size_t len)
+{
+	uint64_t n;
+	int json = 1;
+
+	if (argc == 3 && strcmp(argv[2], "text") == 0)
+		json = 0;
+	else if (argc == 3 && strcmp(argv[2], "json") != 0)
+		return snprintf(buf, len, "error: usage: flows N [json|text]\n");
+	if (cx_parse_u64(argv[1], 1, AUD_FLOWS_TOP_MAX, &n) < 0)
+		return snprintf(buf, len, "error: usage: flows: N must be a number "
+				"in 1..%u\n", AUD_FLOWS_TOP_MAX);
+	return aud_flows_format(a, (unsigned int)n, json, buf, len);
+}
+
 static void serve_ctl(struct auditor *a)
 {
 	static char buf[CTL_MSG_MAX];
-	bool json;
-	int cfd, n;
+	char req[CXD_CTL_REQ_MAX], err[512];
+	char *argv[4], *save = NULL, *tok;
+	int cfd, n, argc = 0;
+	uid_t uid;
 
-	cfd = cxd_ctl_accept(a->ctl_fd, &json);
+	cfd = cxd_ctl_accept_req(a->ctl_fd, req, sizeof(req), &uid);
 	if (cfd < 0) {
 		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
 			cx_log_debug("control socket: %s", strerror(-cfd));
 		return;
 	}
-	n = aud_stats_format(a, aud_now_ns(), json, buf, sizeof(buf));
+	for (tok = strtok_r(req, " \n", &save); tok && argc < 4;
+	     tok = strtok_r(NULL, " \n", &save))
+		argv[argc++] = tok;
+	/* Flows name tenants' peers and traffic: the operator's only. */
+	if (uid != 0) {
+		n = snprintf(buf, sizeof(buf), "error: permission denied: the "
+			     "control socket is root-only\n");
+	} else if (argc == 2 && (strcmp(argv[0], "stats") == 0 ||
+				 strcmp(argv[0], "status") == 0) &&
+		   (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "text") == 0)) {
+		if (strcmp(argv[0], "stats") == 0)
+			n = aud_stats_format(a, aud_now_ns(), argv[1][0] == 'j',
+					     buf, sizeof(buf));
+		else
+			n = aud_status_format(a, aud_now_ns(), argv[1][0] == 'j',
+					      buf, sizeof(buf));
+	} else if ((argc == 2 || argc == 3) && strcmp(argv[0], "flows") == 0) {
+		n = serve_flows(a, argc, argv, buf, sizeof(buf));
+	} else if (argc == 1 && strcmp(argv[0], "reload") == 0) {
+		if (reload(a, err, sizeof(err)) < 0)
+			n = snprintf(buf, sizeof(buf), "error: %s\n", err);
+		else
+			n = snprintf(buf, sizeof(buf), "ok\n");
+	} else {
+		n = snprintf(buf, sizeof(buf), "error: usage: unknown request\n");
+	}
 	if (n < 0)
 		n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		n = (int)strlen(buf);
 	cxd_ctl_reply(cfd, buf, (size_t)n);
 }
 
@@ -149,6 +310,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 	};
 	uint64_t now_ns, next_resolve_ns = 0;
 	struct timespec ts;
+	char err[512];
 	int turn, ret, ms;
 
 	while (!stop_signal) {
@@ -169,9 +331,14 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 		}
 		now_ns = aud_now_ns();
 		aud_tun_tick(&a->tun, now_ns);
+		aud_metrics_tick(a, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			aud_dp_resolve(a);
 			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
+		}
+		if (reload_signal) {
+			reload_signal = 0;
+			(void)reload(a, err, sizeof(err));
 		}
 		cxd_sig_poll(waitmask);
 		if (stop_signal)
@@ -242,6 +409,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "stats") == 0)
 		return cmd_stats(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "reload") == 0)
+		return cmd_reload(argc - 1, argv + 1);
 	ret = cxd_opts_parse(argc, argv, "conex-auditor", usage_text, &opts);
 	if (ret >= 0)
 		return ret;
@@ -260,6 +429,7 @@ int main(int argc, char **argv)
 	}
 	a->ctl_fd = -1;
 	a->tun.fd4 = a->tun.fd6 = -1;
+	a->config_path = opts.config;
 	ret = load_config(&a->cfg, opts.config);
 	if (ret)
 		goto out_free;
@@ -277,7 +447,7 @@ int main(int argc, char **argv)
 		cx_log_warn("control socket");
 		goto out_free;
 	}
-	if (cxd_sig_init(&waitmask, on_signal, false) < 0) {
+	if (cxd_sig_init(&waitmask, on_signal, true) < 0) {
 		cx_log_warn("signals");
 		goto out_close_ctl;
 	}
@@ -323,6 +493,8 @@ int main(int argc, char **argv)
 		cx_log_warnx("bind NFQUEUE %u: %s", a->cfg.queue, strerror(-ch));
 		goto out_close_nfq;
 	}
+	if (aud_metrics_start(a, aud_now_ns()) < 0)
+		goto out_close_nfq;
 	/* Removes what a crashed instance left, then installs. */
 	if (aud_rules_install(&a->cfg, err, sizeof(err)) < 0) {
 		cx_log_warnx("rules: %s", err);
@@ -341,6 +513,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 out_close_nfq:
+	aud_metrics_stop(a);
 	cxd_nfq_close(a->nfq);
 	free(a->nfq);
 out_fini_tun:

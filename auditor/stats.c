@@ -8,10 +8,17 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+
+#include <conex/flow.h>
 
 #include "auditor.h"
 #include "common/out.h"
+#include "common/version.h"
 
 static void audit_counters(struct cxd_out *o, const struct cx_audit_counters *c)
 {
@@ -156,4 +163,244 @@ int aud_stats_format(const struct auditor *a, uint64_t now_ns, int json,
 	if (o.full)
 		return -ENOSPC;
 	return (int)o.used;
+}
+
+/* A value cxd_out_str() can write as is (see policer/stats.c). */
+static const char *plain(const char *s)
+{
+	const char *c;
+
+	for (c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' ||
+		    (unsigned char)*c >= 0x7f)
+			return "(unprintable)";
+	return s;
+}
+
+int aud_status_format(const struct auditor *a, uint64_t now_ns, int json,
+		      char *buf, size_t len)
+{
+	struct cx_audit_counters c;
+	uint64_t fb_sent = 0;
+	struct cxd_out o;
+	unsigned int i;
+
+	cx_audit_counters(a->audit, &c);
+	for (i = 0; i < a->tun.n_peers; i++)
+		fb_sent += a->tun.peers[i].fb_sent;
+	cxd_out_init(&o, buf, len, json);
+	cxd_out_begin(&o);
+	cxd_out_str(&o, "daemon", "conex-auditor");
+	cxd_out_str(&o, "version", CXD_VERSION);
+	cxd_out_u64(&o, "pid", (uint64_t)getpid());
+	cxd_out_u64(&o, "uptime_ms", (now_ns - a->start_mono_ns) / 1000000ULL);
+	cxd_out_str(&o, "config", plain(a->config_path ? a->config_path : "-"));
+	cxd_out_u64(&o, "queue", a->cfg.queue);
+	cxd_out_u64(&o, "fail_open", a->cfg.fail_open);
+	cxd_out_u64(&o, "guests_n", a->cfg.n_guests);
+	cxd_out_u64(&o, "peers_n", a->cfg.n_peers);
+	cxd_out_u64(&o, "flow_capacity", a->cfg.audit.flow_capacity);
+	cxd_out_u64(&o, "flows_live", c.flows_live);
+	cxd_out_u64(&o, "packets", c.packets);
+	cxd_out_u64(&o, "bytes", c.bytes);
+	cxd_out_u64(&o, "dropped", c.dropped);
+	cxd_out_u64(&o, "dropped_bytes", c.dropped_bytes);
+	cxd_out_u64(&o, "sanction_starts", c.sanction_starts);
+	cxd_out_u64(&o, "feedback_sent", fb_sent);
+	cxd_out_u64(&o, "reloads", a->reloads);
+	cxd_out_u64(&o, "reload_errors", a->reload_errors);
+	return cxd_out_end(&o);
+}
+
+/* Order of "flows": larger shortfall first, then more dropped bytes. */
+static int flow_cmp(const struct cx_audit_flow_info *x,
+		    const struct cx_audit_flow_info *y)
+{
+	if (x->shortfall_bytes != y->shortfall_bytes)
+		return x->shortfall_bytes < y->shortfall_bytes ? -1 : 1;
+	if (x->dropped_bytes != y->dropped_bytes)
+		return x->dropped_bytes < y->dropped_bytes ? -1 : 1;
+	return 0;
+}
+
+static int flow_cmp_desc(const void *x, const void *y)
+{
+	return flow_cmp(y, x);
+}
+
+/* Min-heap of the n best so far: h[0] is the one to replace. */
+static void heap_down(struct cx_audit_flow_info *h, unsigned int n,
+		      unsigned int i)
+{
+	struct cx_audit_flow_info t;
+	unsigned int l, m;
+
+	for (;;) {
+		l = 2 * i + 1;
+		if (l >= n)
+			return;
+		m = l + 1 < n && flow_cmp(&h[l + 1], &h[l]) < 0 ? l + 1 : l;
+		if (flow_cmp(&h[m], &h[i]) >= 0)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void heap_up(struct cx_audit_flow_info *h, unsigned int i)
+{
+	struct cx_audit_flow_info t;
+	unsigned int p;
+
+	while (i > 0) {
+		p = (i - 1) / 2;
+		if (flow_cmp(&h[i], &h[p]) >= 0)
+			return;
+		t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+static const char *proto_name(uint8_t proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 1:
+		return "icmp";
+	case 58:
+		return "ipv6-icmp";
+	case 132:
+		return "sctp";
+	default:
+		snprintf(buf, len, "%u", proto);
+		return buf;
+	}
+}
+
+/* "198.18.0.1:5001" or "[2001:2::1]:5001". */
+static void endpoint(const struct cx_flow_key *k, const uint8_t *addr,
+		     uint16_t port, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int v4 = k->family == CX_FLOW_IPV4;
+
+	/* IPv4 keys hold ::ffff:a.b.c.d (conex/flow.h): bytes 12..15. */
+	if (inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, ip,
+		      sizeof(ip)) == NULL)
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, len, "%s%s%s:%u", v4 ? "" : "[", ip, v4 ? "" : "]", port);
+}
+
+static void flow_item(struct cxd_out *o, const struct auditor *a,
+		      struct mnl_socket *nl, unsigned int rank,
+		      const struct cx_audit_flow_info *f)
+{
+	char key[CX_FLOW_KEY_FORMAT_MAX], src[64], dst[64], num[16], pn[8];
+	const struct aud_guest *g = NULL;
+	int v4 = f->key.family == CX_FLOW_IPV4;
+
+	snprintf(num, sizeof(num), "%u", rank);
+	endpoint(&f->key, f->key.saddr, f->key.sport, src, sizeof(src));
+	endpoint(&f->key, f->key.daddr, f->key.dport, dst, sizeof(dst));
+	if (nl != NULL)
+		g = aud_dp_guest_of_addr(a, nl, v4 ? AF_INET : AF_INET6,
+					 v4 ? f->key.daddr + 12 : f->key.daddr);
+	cxd_out_item_begin(o, "flow", num);
+	if (o->json) {
+		cxd_out_u64(o, "rank", rank);
+		if (cx_flow_key_format(&f->key, key, sizeof(key)) < 0)
+			snprintf(key, sizeof(key), "?");
+		cxd_out_str(o, "key", key);
+	}
+	cxd_out_str(o, "proto", proto_name(f->key.proto, pn, sizeof(pn)));
+	cxd_out_str(o, "src", src);
+	cxd_out_str(o, "dst", dst);
+	cxd_out_str(o, "tenant", g ? g->tenant : "-");
+	cxd_out_str(o, "guest", g ? g->ifname : "-");
+	cxd_out_i64(o, "credit_bal_bytes", f->credit_bal_bytes);
+	cxd_out_i64(o, "reecho_bal_bytes", f->reecho_bal_bytes);
+	cxd_out_u64(o, "pending_bytes", f->pending_bytes);
+	cxd_out_u64(o, "shortfall_bytes", f->shortfall_bytes);
+	cxd_out_u64(o, "debt_bytes", f->debt_bytes);
+	cxd_out_u64(o, "dropped_bytes", f->dropped_bytes);
+	cxd_out_u64(o, "sanction", !!(f->flags & CX_AUDIT_F_SANCTION));
+	cxd_out_u64(o, "ended", !!(f->flags & CX_AUDIT_F_ENDED));
+	cxd_out_item_end(o);
+}
+
+/* Room kept for what follows the list: "],"shown":N,"truncated":1}\n". */
+#define FLOWS_TAIL_BYTES	64
+
+int aud_flows_format(struct auditor *a, unsigned int n, int json, char *buf,
+		     size_t len)
+{
+	struct cx_audit_flow_info *h, f;
+	struct cx_audit_counters c;
+	struct cxd_out o, saved;
+	struct mnl_socket *nl;
+	uint64_t seen = 0;
+	uint32_t cursor = 0;
+	unsigned int i, k = 0, shown = 0;
+	int truncated = 0, ret;
+
+	if (n < 1 || n > AUD_FLOWS_TOP_MAX)
+		return -EINVAL;
+	if (len <= FLOWS_TAIL_BYTES)
+		return -ENOSPC;
+	h = calloc(n, sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	/* The loop is bounded by the table: each record is visited once. */
+	while (cx_audit_flow_next(a->audit, &cursor, &f) == 0) {
+		seen++;
+		if (k < n) {
+			h[k] = f;
+			heap_up(h, k++);
+		} else if (flow_cmp(&f, &h[0]) > 0) {
+			h[0] = f;
+			heap_down(h, k, 0);
+		}
+	}
+	qsort(h, k, sizeof(*h), flow_cmp_desc);
+	/* Without routes the flows are listed all the same, tenant "-". */
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (nl != NULL && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		nl = NULL;
+	}
+	cx_audit_counters(a->audit, &c);
+	cxd_out_init(&o, buf, len - FLOWS_TAIL_BYTES, json);
+	cxd_out_begin(&o);
+	cxd_out_u64(&o, "flows_live", c.flows_live);
+	cxd_out_u64(&o, "flows_seen", seen);
+	cxd_out_u64(&o, "requested", n);
+	cxd_out_list_begin(&o, "flows");
+	for (i = 0; i < k && !o.full; i++) {
+		saved = o;
+		flow_item(&o, a, nl, i + 1, &h[i]);
+		if (o.full) {
+			/* Whole items only: drop the one that did not fit. */
+			o = saved;
+			o.buf[o.used] = '\0';
+			truncated = 1;
+			break;
+		}
+		shown++;
+	}
+	if (nl != NULL)
+		mnl_socket_close(nl);
+	free(h);
+	o.len = len;
+	cxd_out_list_end(&o);
+	cxd_out_u64(&o, "shown", shown);
+	cxd_out_u64(&o, "truncated", (uint64_t)truncated);
+	ret = cxd_out_end(&o);
+	return ret;
 }

@@ -322,3 +322,68 @@ int aud_tun_timeout_ms(const struct aud_tun *t, uint64_t now_ns)
 	left = t->next_send_ns - now_ns;
 	return (int)((left + NS_PER_MS - 1) / NS_PER_MS);
 }
+
+/*
+ * Reload, first half: the peer table for next, nothing of t's committed.
+ * A peer that stays (same host id) keeps its counters, its guests and
+ * above all its sequence number: its policer refuses a sequence that goes
+ * back as a replay (conex/feedback.h), whatever the key. A family that had
+ * no peer before gets its socket here, so that commit cannot fail.
+ */
+int aud_tun_reconfig_prepare(struct aud_tun *t, const struct aud_config *next,
+			     struct aud_tun_peer **out)
+{
+	struct aud_tun_peer *peers = NULL;
+	unsigned int i, j;
+	int *fd;
+
+	*out = NULL;
+	if (next->n_peers > AUD_PEERS_MAX)
+		return -EINVAL;
+	for (i = 0; i < next->n_peers; i++) {
+		fd = next->peers[i].family == AF_INET ? &t->fd4 : &t->fd6;
+		if (*fd >= 0)
+			continue;
+		*fd = socket(next->peers[i].family, SOCK_DGRAM | SOCK_NONBLOCK |
+			     SOCK_CLOEXEC, 0);
+		if (*fd < 0)
+			return -errno;
+	}
+	if (next->n_peers == 0)
+		return 0;
+	peers = calloc(next->n_peers, sizeof(*peers));
+	if (peers == NULL)
+		return -ENOMEM;
+	for (i = 0; i < next->n_peers; i++) {
+		for (j = 0; j < t->n_peers; j++) {
+			if (t->peers[j].cfg->host_id == next->peers[i].host_id) {
+				peers[i] = t->peers[j];
+				break;
+			}
+		}
+		peers[i].cfg = NULL;	/* set by commit, into the live config */
+	}
+	*out = peers;
+	return 0;
+}
+
+/*
+ * Second half: peers (from prepare, n of them, taken over) point into c,
+ * the configuration now live, index for index.
+ */
+void aud_tun_reconfig_commit(struct aud_tun *t, struct aud_tun_peer *peers,
+			     const struct aud_config *c, uint64_t now_ns)
+{
+	unsigned int i;
+
+	free(t->peers);
+	t->peers = peers;
+	t->n_peers = c->n_peers;
+	for (i = 0; i < c->n_peers; i++)
+		t->peers[i].cfg = &c->peers[i];
+	/* A shorter interval applies from now, not after one more old one. */
+	if (c->feedback_interval_ns < t->interval_ns &&
+	    t->next_send_ns > now_ns + c->feedback_interval_ns)
+		t->next_send_ns = now_ns + c->feedback_interval_ns;
+	t->interval_ns = c->feedback_interval_ns;
+}

@@ -75,4 +75,18 @@ void aud_tun_tick(struct aud_tun *t, uint64_t now_ns);
 /* Milliseconds until the next send is due (for the poll timeout). */
 int aud_tun_timeout_ms(const struct aud_tun *t, uint64_t now_ns);
 
+/*
+ * Configuration reload in two steps, so that a failure changes nothing:
+ * prepare builds the peer table for next (state of peers that stay kept
+ * by host id; *out NULL when next has none) and returns 0 or -errno;
+ * commit installs it once next has been copied to c, the live config
+ * whose peers[] the table then points into, and takes its feedback
+ * interval. A prepared table not committed is freed by the caller.
+ * host_id and vxlan_port do not change at run time.
+ */
+int aud_tun_reconfig_prepare(struct aud_tun *t, const struct aud_config *next,
+			     struct aud_tun_peer **out);
+void aud_tun_reconfig_commit(struct aud_tun *t, struct aud_tun_peer *peers,
+			     const struct aud_config *c, uint64_t now_ns);
+
 #endif

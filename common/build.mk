@@ -6,9 +6,11 @@
 #
 # $(COMMON_OBJS) is an archive: a program pulls only the members it uses, so
 # only the NFQUEUE users (auditor, policer, bench) need -lnetfilter_queue
-# -lmnl, and a daemon without a queue links as before.
+# -lmnl, only the users of metrics.o (the /metrics endpoint) -lmicrohttpd,
+# and a daemon without a queue links as before.
 COMMON_DIR      := $(O)/common
-COMMON_SRCS     := ctl.c conffile.c nfq.c pkt.c out.c run.c sig.c opts.c
+COMMON_SRCS     := ctl.c conffile.c nfq.c pkt.c out.c run.c sig.c opts.c \
+		   hostport.c prom.c metrics.c
 COMMON_MEMBERS  := $(COMMON_SRCS:%.c=$(COMMON_DIR)/%.o)
 COMMON_OBJS     := $(COMMON_DIR)/libcxd.a
 COMMON_CPPFLAGS := -iquote .
@@ -17,3 +19,10 @@ $(COMMON_OBJS): $(COMMON_MEMBERS)
 	$(call msg,AR,$@)
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# test_prom: the exposition writer and ADDRESS:PORT parser, which are pure
+# but live here beside the endpoint that uses them.
+$(O)/tests/unit/test_prom.o: CPPFLAGS += $(COMMON_CPPFLAGS)
+$(O)/tests/unit/test_prom: $(O)/tests/unit/test_prom.o $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lsodium -lm

@@ -2,7 +2,7 @@
 # the Redis token bank (issue 5). Sources are listed in POL_SRCS; every
 # object under $(POL_DIR) compiles with -Ipolicer and the common headers.
 POL_DIR      := $(O)/policer
-POL_SRCS     := bank.c config.c net.c main.c datapath.c feedback.c bankglue.c stats.c
+POL_SRCS     := bank.c config.c net.c main.c datapath.c feedback.c bankglue.c stats.c metrics.c
 POL_OBJS      = $(sort $(POL_SRCS:%.c=$(POL_DIR)/%.o))
 POL_BIN      := $(POL_DIR)/conex-policer
 POL_BANK_OBJ := $(POL_DIR)/bank.o
@@ -19,7 +19,7 @@ MAN5    += policer/conex-policer.conf.5
 
 $(POL_BIN): $(POL_OBJS) $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lhiredis
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lhiredis -lmicrohttpd -lm
 
 $(POL_DIR)/conex-policer.service: policer/conex-policer.service.in $(PATHS_STAMP)
 	$(call msg,GEN,$@)

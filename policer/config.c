@@ -315,7 +315,7 @@ static bool scalar_key(const char *key)
 	static const char *const keys[] = {
 		"host_id", "queue", "failure_policy", "local", "feedback_port",
 		"vxlan_port", "vni", "tunnel_dev", "tunnel_table", "tunnel_mark",
-		"redis", "bank_share",
+		"redis", "bank_share", "metrics",
 	};
 	size_t i;
 
@@ -408,6 +408,12 @@ static int set_scalar(struct pol_config *c, const char *key, const char *v,
 		if (cx_parse_u64(num, 1, 100, &x) < 0)
 			goto bad_share;
 		c->bank_share_ppm = (uint32_t)x * 10000;
+	} else if (strcmp(key, "metrics") == 0) {
+		if (cxd_hostport_parse(v, &c->metrics) < 0) {
+			snprintf(err, errlen, "metrics: '%s' is not ADDRESS:PORT "
+				 "(e.g. 127.0.0.1:9464 or [::1]:9464)", v);
+			return -1;
+		}
 	} else {
 		return -2;
 	}

@@ -13,6 +13,8 @@
 
 #include <conex/police.h>
 
+#include "common/hostport.h"
+
 #define POL_CONFIG_DEFAULT	"/etc/conex/policer.conf"
 #define POL_TENANTS_MAX		64
 #define POL_GUESTS_MAX		64
@@ -89,6 +91,7 @@ struct pol_config {
 	unsigned int n_remotes;
 	char redis_url[POL_URL_MAX];	/* empty: local buckets */
 	uint32_t bank_share_ppm;
+	struct cxd_hostport metrics;	/* family 0: no /metrics endpoint */
 };
 
 void pol_config_init(struct pol_config *c);

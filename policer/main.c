@@ -35,6 +35,7 @@
 #include "common/ctl.h"
 #include "common/opts.h"
 #include "common/sig.h"
+#include "metrics.h"
 #include "net.h"
 #include "policer.h"
 
@@ -223,6 +224,9 @@ static const char *restart_needed(const struct pol_config *a,
 		return "peers or remotes";
 	if (strcmp(a->redis_url, b->redis_url) != 0)
 		return "redis";
+	/* The endpoint keeps serving on its first address until a restart. */
+	if (memcmp(&a->metrics, &b->metrics, sizeof(a->metrics)) != 0)
+		return "metrics";
 	return NULL;
 }
 
@@ -324,15 +328,21 @@ static void serve_ctl(struct policer *pl, const char *path)
 	for (tok = strtok_r(req, " ", &save); tok && argc < 4;
 	     tok = strtok_r(NULL, " ", &save))
 		argv[argc++] = tok;
-	if (argc == 2 && strcmp(argv[0], "stats") == 0 &&
-	    (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "text") == 0)) {
-		n = pol_stats_format(pl, pol_now_ns(), argv[1][0] == 'j', buf,
-				     sizeof(buf));
+	/* Tenants' allowances and traffic are the operator's business only. */
+	if (uid != 0) {
+		n = snprintf(buf, sizeof(buf), "error: permission denied: the "
+			     "control socket is root-only\n");
+	} else if (argc == 2 && (strcmp(argv[0], "stats") == 0 ||
+				 strcmp(argv[0], "status") == 0) &&
+		   (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "text") == 0)) {
+		if (strcmp(argv[0], "stats") == 0)
+			n = pol_stats_format(pl, pol_now_ns(), argv[1][0] == 'j',
+					     buf, sizeof(buf));
+		else
+			n = pol_status_format(pl, pol_now_ns(), argv[1][0] == 'j',
+					      path, buf, sizeof(buf));
 		if (n < 0)
 			n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
-	} else if (uid != 0) {
-		n = snprintf(buf, sizeof(buf), "error: permission denied: only "
-			     "root may change the policer\n");
 	} else if (argc == 3 && strcmp(argv[0], "set-allowance") == 0) {
 		n = set_allowance(pl, argv[1], argv[2], buf, sizeof(buf));
 	} else if (argc == 1 && strcmp(argv[0], "reload") == 0) {
@@ -378,6 +388,7 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 		now_ns = pol_now_ns();
 		pol_fb_receive(pl, now_ns);
 		pol_bank_tick(pl, now_ns);
+		pol_metrics_tick(pl, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			pol_dp_resolve(pl);
 			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
@@ -540,6 +551,8 @@ int main(int argc, char **argv)
 		cx_log_warnx("bind NFQUEUE %u: %s", pl->cfg.queue, strerror(-ch));
 		goto out_close_nfq;
 	}
+	if (pol_metrics_start(pl, pol_now_ns()) < 0)
+		goto out_close_nfq;
 	/* Removes what a crashed instance left, then installs. */
 	if (pol_net_install(&pl->cfg, err, sizeof(err)) < 0) {
 		cx_log_warnx("hooks: %s", err);
@@ -558,6 +571,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 out_close_nfq:
+	pol_metrics_stop(pl);
 	cxd_nfq_close(pl->nfq);
 	free(pl->nfq);
 out_bank:

@@ -18,6 +18,7 @@
 #include "config.h"
 
 struct cxp_bank;
+struct pol_metrics;
 
 /* Why a packet was dropped (per tenant). */
 enum pol_drop {
@@ -82,6 +83,7 @@ struct policer {
 	struct pol_fb_peer *fb_peers;	/* cfg.n_peers of them */
 	struct cx_fb_stats fb_stats;
 	struct cxp_bank *bank;		/* NULL without `redis` */
+	struct pol_metrics *metrics;	/* NULL without `metrics` (metrics.c) */
 	int mode;			/* CX_POLICE_LOCAL, _BANK or _SHARE */
 	uint64_t rand_state;
 	uint64_t start_mono_ns;
@@ -109,6 +111,9 @@ void pol_bank_tick(struct policer *pl, uint64_t now_ns);
 /* stats.c */
 int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 		     char *buf, size_t len);
+/* "status": version, uptime, configuration file, a counter summary. */
+int pol_status_format(const struct policer *pl, uint64_t now_ns, bool json,
+		      const char *config_path, char *buf, size_t len);
 
 /*
  * Apply a new configuration's tenants and guests to the running state:

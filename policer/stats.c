@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bank.h"
 #include "common/out.h"
+#include "common/version.h"
 #include "policer.h"
 
 static const char *mode_name(int mode)
@@ -134,5 +136,61 @@ int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 	for (i = 0; i < pl->cfg.n_tenants; i++)
 		tenant(&o, pl, i, now_ns);
 	cxd_out_list_end(&o);
+	return cxd_out_end(&o);
+}
+
+/*
+ * cxd_out_str() writes values unescaped: a configuration path from the
+ * command line may hold anything, so one that JSON or the text format
+ * ("key value", one word) cannot carry as is is replaced.
+ */
+static const char *plain(const char *s)
+{
+	const char *c;
+
+	for (c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' ||
+		    (unsigned char)*c >= 0x7f)
+			return "(unprintable)";
+	return s;
+}
+
+/*
+ * `status` (conexctl status): who is running, with what, and a summary of
+ * the counters that say whether it is doing anything.
+ */
+int pol_status_format(const struct policer *pl, uint64_t now_ns, bool json,
+		      const char *config_path, char *buf, size_t len)
+{
+	uint64_t drops[POL_DROP_COUNT] = { 0 };
+	struct cxd_out o;
+	unsigned int i, r;
+
+	for (i = 0; i < pl->cfg.n_tenants; i++)
+		for (r = 0; r < POL_DROP_COUNT; r++)
+			drops[r] += pl->tenants[i].drops[r];
+	cxd_out_init(&o, buf, len, json);
+	cxd_out_begin(&o);
+	cxd_out_str(&o, "daemon", "conex-policer");
+	cxd_out_str(&o, "version", CXD_VERSION);
+	cxd_out_u64(&o, "pid", (uint64_t)getpid());
+	cxd_out_u64(&o, "uptime_ms", (now_ns - pl->start_mono_ns) / 1000000ULL);
+	cxd_out_str(&o, "config", plain(config_path));
+	cxd_out_u64(&o, "queue", pl->cfg.queue);
+	cxd_out_u64(&o, "fail_open", pl->cfg.fail_open);
+	cxd_out_str(&o, "bucket_mode", mode_name(pl->mode));
+	cxd_out_u64(&o, "tunnel", pl->fb_fd >= 0);
+	cxd_out_u64(&o, "bank_up", pl->bank && cxp_bank_state(pl->bank) == CXP_BANK_UP);
+	cxd_out_u64(&o, "tenants_n", pl->cfg.n_tenants);
+	cxd_out_u64(&o, "guests_n", pl->cfg.n_guests);
+	cxd_out_u64(&o, "nfq_packets", pl->nfq->st.packets);
+	cxd_out_u64(&o, "nfq_bytes", pl->nfq->st.bytes);
+	cxd_out_u64(&o, "nfq_dropped", pl->nfq->st.dropped);
+	cxd_out_u64(&o, "drops_police", drops[POL_DROP_POLICE]);
+	cxd_out_u64(&o, "drops_spoof", drops[POL_DROP_SPOOF]);
+	cxd_out_u64(&o, "feedback_accepted", pl->fb_stats.n[CX_FB_EV_ACCEPTED]);
+	cxd_out_u64(&o, "reloads", pl->st.reloads);
+	cxd_out_u64(&o, "reload_errors", pl->st.reload_errors);
+	cxd_out_u64(&o, "allowance_changes", pl->st.allowance_changes);
 	return cxd_out_end(&o);
 }

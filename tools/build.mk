@@ -25,3 +25,17 @@ $(O)/tests/unit/test_dump.o: CPPFLAGS += -I$(CXDUMP_DIR)
 # build-fuzz/fuzz_pcap: the pattern rule's link line takes these as well.
 $(OF)/fuzz_pcap: $(CXDUMP_PURE:%.c=$(OF)/%.o)
 $(OF)/tests/fuzz/fuzz_pcap.o: CPPFLAGS += -I$(CXDUMP_DIR)
+
+# conexctl: the operators' command line over the daemons' control sockets.
+CXCTL_DIR  := tools/conexctl
+CXCTL_SRCS := main.c reply.c print.c
+CXCTL      := $(O)/$(CXCTL_DIR)/conexctl
+
+BINS += $(CXCTL)
+MAN8 += tools/conexctl.8
+
+$(O)/$(CXCTL_DIR)/%.o: CPPFLAGS += $(COMMON_CPPFLAGS)
+
+$(CXCTL): $(CXCTL_SRCS:%.c=$(O)/$(CXCTL_DIR)/%.o) $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^

@@ -304,7 +304,8 @@ def test_install_layout(root, tmp_path):
 	assert cp.returncode == 0, cp.stdout + cp.stderr
 	daemons = (("conex-marker", "marker"), ("conex-auditor", "auditor"),
 		   ("conex-policer", "policer"))
-	want = ["usr/sbin/conex-dump", "usr/share/man/man8/conex-dump.8"]
+	want = ["usr/sbin/conex-dump", "usr/share/man/man8/conex-dump.8",
+		"usr/sbin/conexctl", "usr/share/man/man8/conexctl.8"]
 	for prog, conf in daemons:
 		want += [f"usr/sbin/{prog}", f"etc/conex/{conf}.conf",
 			 f"lib/systemd/system/{prog}.service",
