@@ -83,11 +83,33 @@ static const char *tcx_error(int err)
 	return strerror(-err);
 }
 
-int cxm_dp_open(struct cxm_dp *dp, const struct cxm_config *c, char *err,
-		size_t errlen)
+int cxm_dp_set_cfg(const struct cxm_dp *dp, const struct cxm_config *c)
 {
 	struct cxm_cfg cfg;
 	__u32 zero = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.flags = (c->ipv4 ? CXM_CFG_F_IPV4 : 0) | (c->ipv6 ? CXM_CFG_F_IPV6 : 0) |
+		    (c->mss_clamp ? CXM_CFG_F_MSS_CLAMP : 0);
+	/* The MTU is the device's, read at start: a reload does not change it. */
+	cfg.mtu_bytes = dp->mtu_bytes;
+	cfg.gauge = c->gauge;
+	/*
+	 * One syscall replaces the array slot in place; the programs look
+	 * the slot up per packet, so the next packet sees the new values and
+	 * the flow table is not touched. A packet racing the update may see
+	 * some fields old and some new: each is a u32 valid on its own, so
+	 * every mix is a configuration the parser could have produced.
+	 */
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.cxm_cfg_map), &zero,
+				&cfg, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+int cxm_dp_open(struct cxm_dp *dp, const struct cxm_config *c, char *err,
+		size_t errlen)
+{
 	int ret;
 
 	memset(dp, 0, sizeof(*dp));
@@ -133,15 +155,9 @@ int cxm_dp_open(struct cxm_dp *dp, const struct cxm_config *c, char *err,
 		goto err_destroy;
 	}
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.flags = (c->ipv4 ? CXM_CFG_F_IPV4 : 0) | (c->ipv6 ? CXM_CFG_F_IPV6 : 0) |
-		    (c->mss_clamp ? CXM_CFG_F_MSS_CLAMP : 0);
-	cfg.mtu_bytes = dp->mtu_bytes;
-	cfg.gauge = c->gauge;
-	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.cxm_cfg_map), &zero,
-				&cfg, 0) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "config map: %s", strerror(errno));
+	ret = cxm_dp_set_cfg(dp, c);
+	if (ret < 0) {
+		snprintf(err, errlen, "config map: %s", strerror(-ret));
 		goto err_destroy;
 	}
 

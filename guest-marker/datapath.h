@@ -41,6 +41,13 @@ struct cxm_flow_sums {
 int cxm_dp_open(struct cxm_dp *dp, const struct cxm_config *c, char *err,
 		size_t errlen);
 
+/*
+ * Write c's run-time keys (families, MSS clamp, the gauge rule) into the
+ * programs' config map; the next packet uses them and every connection
+ * keeps its gauges. 0 or -errno.
+ */
+int cxm_dp_set_cfg(const struct cxm_dp *dp, const struct cxm_config *c);
+
 /* Detach and unload; idempotent, accepts a zeroed dp. */
 void cxm_dp_close(struct cxm_dp *dp);
 

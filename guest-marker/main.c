@@ -5,13 +5,16 @@
  *
  *   conex-marker [--config FILE] [--dev IFACE] [--foreground] [--debug]
  *   conex-marker stats [--dev IFACE] [--config FILE] [--json]
+ *   conex-marker reload [--dev IFACE] [--config FILE]
  *
  * Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include <conex/parse.h>
 
 #include "common/ctl.h"
+#include "common/sig.h"
 #include "config.h"
 #include "datapath.h"
 #include "stats.h"
@@ -36,25 +40,31 @@
 #define CTL_MSG_MAX	4096
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t reload_signal;
 
 struct marker_ctx {
 	struct cxm_config cfg;
 	struct cxm_dp dp;
 	int ctl_fd;
 	uint64_t next_reap_ns;
+	const char *conf_path;		/* --config, or NULL for the default */
+	const char *dev;		/* --dev, or NULL */
+	struct cxm_daemon_counters dc;
 };
 
 static const char usage_text[] =
 	"usage: conex-marker [--config FILE] [--dev IFACE] [--foreground] [--debug]\n"
 	"       conex-marker stats [--dev IFACE] [--config FILE] [--json]\n"
+	"       conex-marker reload [--dev IFACE] [--config FILE]\n"
 	"\n"
 	"Guest-side ConEx marker. Attaches tc-BPF programs (tcx links) to IFACE:\n"
 	"every outgoing TCP payload packet is stamped ConEx-capable (X), and with\n"
 	"L, E or C as the connection's RFC 7786 gauges require (retransmissions,\n"
 	"ECN-Echo feedback, credit). IPv6 packets get the RFC 7837 Destination\n"
 	"Option; IPv4 packets the ID-field encoding of atomic packets. Stays in\n"
-	"the foreground; SIGTERM or SIGINT detaches and exits 0. If the marker\n"
-	"dies, the kernel detaches its programs and traffic flows unmarked.\n"
+	"the foreground; SIGTERM or SIGINT detaches and exits 0, SIGHUP reloads.\n"
+	"If the marker dies, the kernel detaches its programs and traffic flows\n"
+	"unmarked.\n"
 	"\n"
 	"  --config FILE   configuration file (default " CXM_CONFIG_DEFAULT ",\n"
 	"                  built-in defaults if that does not exist)\n"
@@ -66,13 +76,23 @@ static const char usage_text[] =
 	"stats: print the running marker's counters (packets and bytes marked per\n"
 	"  flag, flows tracked, gauge sums, skipped packets by reason); --json\n"
 	"  prints one JSON object.\n"
+	"reload: make the running marker re-read its configuration file (as\n"
+	"  SIGHUP does), keeping its connections; a file with an error, or a\n"
+	"  changed interface or flow_table_size, is refused whole and the\n"
+	"  running configuration stays.\n"
+	"stats and reload find the marker by its interface: --dev, else the\n"
+	"  'interface' of --config FILE (default " CXM_CONFIG_DEFAULT ").\n"
+	"  The control socket is root-only.\n"
 	"\n"
 	"Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n"
 	"See conex-marker(8) and conex-marker.conf(5).\n";
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
 }
 
 static uint64_t now_mono_ns(void)
@@ -83,30 +103,70 @@ static uint64_t now_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * Configuration from file and command line. An explicit --config must
- * exist; the default path may be absent. Returns 0 or EXIT_USAGE.
- */
-static int load_config(struct cxm_config *cfg, const char *path, const char *dev)
+/* The file a load reads: --config, else the default if it exists, else none. */
+static const char *config_file(const char *path)
 {
-	char err[512];
+	if (path)
+		return path;
+	return access(CXM_CONFIG_DEFAULT, F_OK) == 0 ? CXM_CONFIG_DEFAULT : NULL;
+}
+
+/*
+ * Configuration from file and command line, as at start-up and at every
+ * reload: an explicit --config must exist; the default path may be
+ * absent (built-in defaults); --dev overrides the file's interface.
+ * 0, or -1 with err set.
+ */
+static int load_config(struct cxm_config *cfg, const char *path, const char *dev,
+		       char *err, size_t errlen)
+{
+	const char *file = config_file(path);
+	char msg[400];
 
 	cxm_config_init(cfg);
-	if (path || access(CXM_CONFIG_DEFAULT, F_OK) == 0) {
-		if (cxm_config_load(cfg, path ? path : CXM_CONFIG_DEFAULT, err,
-				    sizeof(err)) < 0) {
-			fprintf(stderr, "conex-marker: %s\n", err);
-			return EXIT_USAGE;
-		}
+	if (file && cxm_config_load(cfg, file, err, errlen) < 0)
+		return -1;
+	if (dev && cxm_config_set(cfg, "interface", dev, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "--dev: %s", msg);
+		return -1;
 	}
-	if (dev && cxm_config_set(cfg, "interface", dev, err, sizeof(err)) < 0) {
-		fprintf(stderr, "conex-marker: --dev: %s\n", err);
-		return EXIT_USAGE;
+	if (!cfg->ipv4 && !cfg->ipv6) {
+		snprintf(err, errlen, "%s: ipv4 and ipv6 both off: nothing to mark",
+			 file ? file : "configuration");
+		return -1;
 	}
 	return 0;
 }
 
-static int cmd_stats(int argc, char **argv)
+/* One request to the marker on ifname; the reply printed. */
+static int client(const char *ifname, const char *req, bool quiet_ok)
+{
+	char buf[CTL_MSG_MAX], name[CTL_NAME_MAX];
+	int ret;
+
+	snprintf(name, sizeof(name), "%s%s", CTL_PREFIX, ifname);
+	ret = cxd_ctl_call(name, req, buf, sizeof(buf));
+	if (ret == -ENOENT) {
+		fprintf(stderr, "conex-marker: no marker running on %s "
+			"(in this network namespace)\n", ifname);
+		return EXIT_FAILURE;
+	}
+	if (ret <= 0) {
+		fprintf(stderr, "conex-marker: %s: %s\n", req,
+			ret == 0 ? "empty reply" : strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	if (strncmp(buf, "error: ", 7) == 0) {
+		fprintf(stderr, "conex-marker: %s", buf + 7);
+		return strncmp(buf + 7, "usage", 5) == 0 ? EXIT_USAGE : EXIT_FAILURE;
+	}
+	if (!quiet_ok || strcmp(buf, "ok\n") != 0)
+		fputs(buf, stdout);
+	return 0;
+}
+
+/* `stats` and `reload`: argv[0] is the command. */
+static int cmd_client(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, 'd' },
@@ -117,9 +177,9 @@ static int cmd_stats(int argc, char **argv)
 	};
 	struct cxm_config cfg;
 	const char *dev = NULL, *path = NULL;
-	char buf[CTL_MSG_MAX], name[CTL_NAME_MAX];
-	bool json = false;
-	int ch, ret;
+	bool stats = strcmp(argv[0], "stats") == 0, json = false;
+	char err[512];
+	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "d:c:jh", longopts, NULL)) != -1) {
@@ -131,6 +191,10 @@ static int cmd_stats(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'j':
+			if (!stats) {
+				fprintf(stderr, "conex-marker: %s: no --json\n", argv[0]);
+				return EXIT_USAGE;
+			}
 			json = true;
 			break;
 		case 'h':
@@ -142,52 +206,203 @@ static int cmd_stats(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "conex-marker: stats: unexpected argument '%s'\n",
-			argv[optind]);
+		fprintf(stderr, "conex-marker: %s: unexpected argument '%s'\n",
+			argv[0], argv[optind]);
 		return EXIT_USAGE;
 	}
-	ret = load_config(&cfg, path, dev);
-	if (ret)
-		return ret;
-	snprintf(name, sizeof(name), "%s%s", CTL_PREFIX, cfg.ifname);
-	ret = cxd_ctl_request(name, json, buf, sizeof(buf));
-	if (ret == -ENOENT) {
-		fprintf(stderr, "conex-marker: no marker running on %s "
-			"(in this network namespace)\n", cfg.ifname);
-		return EXIT_FAILURE;
+	/*
+	 * Only the interface is needed, and --dev names it without the file:
+	 * a file just edited into an error must not stop a `reload` that the
+	 * daemon will refuse with that error itself.
+	 */
+	if (dev) {
+		cxm_config_init(&cfg);
+		if (cxm_config_set(&cfg, "interface", dev, err, sizeof(err)) < 0) {
+			fprintf(stderr, "conex-marker: --dev: %s\n", err);
+			return EXIT_USAGE;
+		}
+	} else if (load_config(&cfg, path, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "conex-marker: %s (--dev names the interface "
+			"without the file)\n", err);
+		return EXIT_USAGE;
 	}
+	if (stats)
+		return client(cfg.ifname, json ? "stats json" : "stats text", false);
+	return client(cfg.ifname, "reload", true);
+}
+
+/* What a reload cannot change without a restart; NULL if nothing. */
+static const char *restart_needed(const struct cxm_config *a,
+				  const struct cxm_config *b, char *was,
+				  char *now, size_t len)
+{
+	/* The tcx links, the socket name and the map's size are set at start. */
+	if (strcmp(a->ifname, b->ifname) != 0) {
+		snprintf(was, len, "%s", a->ifname);
+		snprintf(now, len, "%s", b->ifname);
+		return "interface";
+	}
+	if (a->flows_max != b->flows_max) {
+		snprintf(was, len, "%u", a->flows_max);
+		snprintf(now, len, "%u", b->flows_max);
+		return "flow_table_size";
+	}
+	return NULL;
+}
+
+struct text {
+	char *buf;
+	size_t len, used;
+};
+
+static void put(struct text *t, const char *fmt, ...) CX_PRINTF(2, 3);
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->used >= t->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->used, t->len - t->used, fmt, ap);
+	va_end(ap);
+	/* A cut line is still worth logging: keep what fitted. */
+	t->used = n < 0 ? t->len : t->used + (size_t)n;
+}
+
+static const char *on_off(bool b)
+{
+	return b ? "on" : "off";
+}
+
+/* The run-time keys that differ, "key old -> new" separated by ", ". */
+static void describe_changes(const struct cxm_config *a, const struct cxm_config *b,
+			     char *buf, size_t len)
+{
+	struct text t = { buf, len, 0 };
+	char x[CX_FORMAT_MAX], y[CX_FORMAT_MAX];
+	const char *sep = "";
+
+	buf[0] = '\0';
+	if (a->ipv4 != b->ipv4) {
+		put(&t, "%sipv4 %s -> %s", sep, on_off(a->ipv4), on_off(b->ipv4));
+		sep = ", ";
+	}
+	if (a->ipv6 != b->ipv6) {
+		put(&t, "%sipv6 %s -> %s", sep, on_off(a->ipv6), on_off(b->ipv6));
+		sep = ", ";
+	}
+	if (a->mss_clamp != b->mss_clamp) {
+		put(&t, "%smss_clamp %s -> %s", sep, on_off(a->mss_clamp),
+		    on_off(b->mss_clamp));
+		sep = ", ";
+	}
+	if (a->flow_idle_ns != b->flow_idle_ns) {
+		cx_format_duration(a->flow_idle_ns, x, sizeof(x));
+		cx_format_duration(b->flow_idle_ns, y, sizeof(y));
+		put(&t, "%sflow_idle %s -> %s", sep, x, y);
+		sep = ", ";
+	}
+	if (a->gauge.init_credit_pkts != b->gauge.init_credit_pkts) {
+		put(&t, "%sinitial_credit_packets %u -> %u", sep,
+		    a->gauge.init_credit_pkts, b->gauge.init_credit_pkts);
+		sep = ", ";
+	}
+	if (a->gauge.credit_every_pkts != b->gauge.credit_every_pkts) {
+		put(&t, "%sslow_start_credit_every %u -> %u", sep,
+		    a->gauge.credit_every_pkts, b->gauge.credit_every_pkts);
+		sep = ", ";
+	}
+	if (a->gauge.cheat != b->gauge.cheat)
+		put(&t, "%scheat %s -> %s", sep, cxm_cheat_name(a->gauge.cheat),
+		    cxm_cheat_name(b->gauge.cheat));
+	if (buf[0] == '\0')
+		put(&t, "no changes");
+}
+
+/*
+ * Re-read the file the marker started with (and re-apply --dev). A file
+ * with an error, or a change that needs a restart, leaves the running
+ * configuration as it was; else the run-time keys go into the programs'
+ * config map and the flow table keeps every connection and its gauges.
+ * Returns 0, or -1 with err set.
+ */
+static int reload(struct marker_ctx *ctx, char *err, size_t errlen)
+{
+	struct cxm_config next;
+	const char *file = config_file(ctx->conf_path), *key;
+	char was[IF_NAMESIZE + 16], now[IF_NAMESIZE + 16], changes[512];
+	int ret;
+
+	if (load_config(&next, ctx->conf_path, ctx->dev, err, errlen) < 0)
+		goto fail;
+	key = restart_needed(&ctx->cfg, &next, was, now, sizeof(was));
+	if (key != NULL) {
+		snprintf(err, errlen, "%s: %s %s -> %s: restart conex-marker to "
+			 "change %s", file ? file : "built-in defaults", key, was,
+			 now, key);
+		goto fail;
+	}
+	ret = cxm_dp_set_cfg(&ctx->dp, &next);
 	if (ret < 0) {
-		fprintf(stderr, "conex-marker: stats: %s\n", strerror(-ret));
-		return EXIT_FAILURE;
+		snprintf(err, errlen, "config map: %s", strerror(-ret));
+		goto fail;
 	}
-	if (ret == 0) {
-		fprintf(stderr, "conex-marker: stats: empty reply\n");
-		return EXIT_FAILURE;
-	}
-	fputs(buf, stdout);
+	describe_changes(&ctx->cfg, &next, changes, sizeof(changes));
+	ctx->cfg = next;
+	ctx->dc.reloads++;
+	cx_log_info("configuration reloaded from %s: %s",
+		    file ? file : "built-in defaults", changes);
+	if (ctx->cfg.gauge.cheat != CX_GAUGE_HONEST)
+		cx_log_warnx("cheat mode '%s': this marker under-declares "
+			     "congestion (test use only)",
+			     cxm_cheat_name(ctx->cfg.gauge.cheat));
 	return 0;
+fail:
+	ctx->dc.reload_errors++;
+	cx_log_warnx("reload refused, configuration unchanged: %s", err);
+	return -1;
 }
 
 static void serve_ctl(struct marker_ctx *ctx)
 {
 	struct cxm_stats st;
-	char buf[CTL_MSG_MAX];
+	char buf[CTL_MSG_MAX], req[CXD_CTL_REQ_MAX], err[512];
 	bool json;
+	uid_t uid;
 	int cfd, n;
 
-	cfd = cxd_ctl_accept(ctx->ctl_fd, &json);
+	cfd = cxd_ctl_accept_req(ctx->ctl_fd, req, sizeof(req), &uid);
 	if (cfd < 0) {
 		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
 			cx_log_debug("control socket: %s", strerror(-cfd));
 		return;
 	}
-	n = cxm_stats_collect(&ctx->dp, now_mono_ns(), &st);
-	if (n == 0)
-		n = cxm_stats_format(&st, ctx->cfg.ifname, json, buf, sizeof(buf));
-	if (n < 0) {
-		cx_log_warnx("stats: %s", strerror(-n));
-		n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
+	/* Abstract sockets have no file mode: the peer's uid is the check. */
+	if (uid != 0) {
+		n = snprintf(buf, sizeof(buf), "error: permission denied: the "
+			     "control socket is root-only\n");
+	} else if (strcmp(req, "stats json") == 0 || strcmp(req, "stats text") == 0) {
+		json = req[6] == 'j';
+		n = cxm_stats_collect(&ctx->dp, &ctx->dc, now_mono_ns(), &st);
+		if (n == 0)
+			n = cxm_stats_format(&st, ctx->cfg.ifname, json, buf,
+					     sizeof(buf));
+		if (n < 0) {
+			cx_log_warnx("stats: %s", strerror(-n));
+			n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
+		}
+	} else if (strcmp(req, "reload") == 0) {
+		if (reload(ctx, err, sizeof(err)) < 0)
+			n = snprintf(buf, sizeof(buf), "error: %s\n", err);
+		else
+			n = snprintf(buf, sizeof(buf), "ok\n");
+	} else {
+		n = snprintf(buf, sizeof(buf), "error: usage: unknown request\n");
 	}
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		n = (int)strlen(buf);
 	cxd_ctl_reply(cfd, buf, (size_t)n);
 }
 
@@ -205,15 +420,27 @@ static void reap(struct marker_ctx *ctx, uint64_t now_ns)
 			     (unsigned long long)sums.flows);
 }
 
-static int run(struct marker_ctx *ctx)
+/*
+ * SIGINT/SIGTERM/SIGHUP stay blocked except inside ppoll(), so none is
+ * lost between the flag tests and the sleep.
+ */
+static int run(struct marker_ctx *ctx, const sigset_t *waitmask)
 {
+	static const struct timespec tick = {
+		TICK_MS / 1000, (long)(TICK_MS % 1000) * 1000000L
+	};
 	struct pollfd pfd = { .fd = ctx->ctl_fd, .events = POLLIN };
+	char err[512];
 	int n;
 
 	while (!stop_signal) {
-		n = poll(&pfd, 1, TICK_MS);
+		if (reload_signal) {
+			reload_signal = 0;
+			(void)reload(ctx, err, sizeof(err));
+		}
+		n = ppoll(&pfd, 1, &tick, waitmask);
 		if (n < 0 && errno != EINTR) {
-			cx_log_warn("poll");
+			cx_log_warn("ppoll");
 			return EXIT_FAILURE;
 		}
 		if (stop_signal)
@@ -223,21 +450,6 @@ static int run(struct marker_ctx *ctx)
 		reap(ctx, now_mono_ns());
 	}
 	cx_log_info("signal %d: detaching from %s", (int)stop_signal, ctx->cfg.ifname);
-	return 0;
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
-		return -1;
 	return 0;
 }
 
@@ -252,21 +464,24 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct marker_ctx ctx;
-	const char *path = NULL, *dev = NULL;
+	sigset_t waitmask;
 	char err[512], name[CTL_NAME_MAX];
 	bool foreground = false, debug = false;
 	int ch, ret;
 
-	if (argc > 1 && strcmp(argv[1], "stats") == 0)
-		return cmd_stats(argc - 1, argv + 1);
+	if (argc > 1 && (strcmp(argv[1], "stats") == 0 ||
+			 strcmp(argv[1], "reload") == 0))
+		return cmd_client(argc - 1, argv + 1);
 
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.ctl_fd = -1;
 	while ((ch = getopt_long(argc, argv, "c:d:fDh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			ctx.conf_path = optarg;
 			break;
 		case 'd':
-			dev = optarg;
+			ctx.dev = optarg;
 			break;
 		case 'f':
 			foreground = true;
@@ -288,13 +503,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.ctl_fd = -1;
-	ret = load_config(&ctx.cfg, path, dev);
-	if (ret)
-		return ret;
-	if (!ctx.cfg.ipv4 && !ctx.cfg.ipv6) {
-		fprintf(stderr, "conex-marker: ipv4 and ipv6 both off: nothing to mark\n");
+	if (load_config(&ctx.cfg, ctx.conf_path, ctx.dev, err, sizeof(err)) < 0) {
+		fprintf(stderr, "conex-marker: %s\n", err);
 		return EXIT_USAGE;
 	}
 	cx_log_init("conex-marker", foreground, debug ? CX_LOG_DEBUG : CX_LOG_INFO);
@@ -312,7 +522,7 @@ int main(int argc, char **argv)
 		cx_log_warn("control socket");
 		return EXIT_FAILURE;
 	}
-	if (install_signals() < 0) {
+	if (cxd_sig_init(&waitmask, on_signal, true) < 0) {
 		cx_log_warn("sigaction");
 		ret = EXIT_FAILURE;
 		goto out_close_ctl;
@@ -326,8 +536,8 @@ int main(int argc, char **argv)
 		    "mss clamp %s, %u flows, idle %llus, initial credit %u pkts, "
 		    "slow-start credit every %u, cheat %s",
 		    ctx.cfg.ifname, ctx.dp.ifindex, ctx.dp.mtu_bytes,
-		    ctx.cfg.ipv4 ? "on" : "off", ctx.cfg.ipv6 ? "on" : "off",
-		    ctx.cfg.mss_clamp ? "on" : "off", ctx.cfg.flows_max,
+		    on_off(ctx.cfg.ipv4), on_off(ctx.cfg.ipv6),
+		    on_off(ctx.cfg.mss_clamp), ctx.cfg.flows_max,
 		    (unsigned long long)(ctx.cfg.flow_idle_ns / 1000000000ULL),
 		    ctx.cfg.gauge.init_credit_pkts, ctx.cfg.gauge.credit_every_pkts,
 		    cxm_cheat_name(ctx.cfg.gauge.cheat));
@@ -340,7 +550,7 @@ int main(int argc, char **argv)
 	fflush(stderr);
 
 	ctx.next_reap_ns = now_mono_ns() + REAP_EVERY_NS;
-	ret = run(&ctx);
+	ret = run(&ctx, &waitmask);
 
 	cxm_dp_close(&ctx.dp);
 out_close_ctl:

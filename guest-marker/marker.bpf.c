@@ -311,6 +311,7 @@ static __always_inline __u8 flow_send(const struct cxm_flow_key *k,
 				      struct cxm_counters *cnt)
 {
 	struct cxm_flow *f;
+	__u64 readd;
 	__u8 bits;
 	int rtx;
 
@@ -321,12 +322,15 @@ static __always_inline __u8 flow_send(const struct cxm_flow_key *k,
 	if (skb->gso_size)
 		f->g.smss_bytes = skb->gso_size;
 	rtx = cx_gauge_seq_before(s->seq, f->g.snd_max);
+	readd = f->g.readd_c_bytes;
 	bits = cx_gauge_send(&f->g, &cfg->gauge, s->seq, s->payload, segs);
+	readd = f->g.readd_c_bytes - readd;
 	bpf_spin_unlock(&f->lock);
 	f->last_ns = bpf_ktime_get_ns();
 	if (rtx) {
 		cnt->rtx_pkts += segs;
 		cnt->rtx_bytes += s->payload;
+		cnt->credit_readd_bytes += readd;
 	}
 	return bits;
 }

@@ -79,6 +79,7 @@ struct cxm_counters {
 	__u64 flows_full;		/* flow table full: X only */
 	__u64 adjust_failed;		/* bpf_skb_adjust_room refused */
 	__u64 rtx_pkts, rtx_bytes;	/* retransmissions seen (payload) */
+	__u64 credit_readd_bytes;	/* credit of lost packets re-added */
 	__u64 acks, ece_acks, dsacks;	/* ingress feedback processed */
 	__u64 flows_created;
 };

@@ -13,6 +13,7 @@
 
 #define CNT(name) { #name, offsetof(struct cxm_stats, c.name) }
 #define SUM(key, name) { key, offsetof(struct cxm_stats, f.name) }
+#define DMN(name) { #name, offsetof(struct cxm_stats, d.name) }
 
 static const struct field {
 	const char *key;
@@ -30,16 +31,18 @@ static const struct field {
 	CNT(skipped_mtu), CNT(skipped_frag), CNT(skipped_exthdr),
 	CNT(skipped_mcast), CNT(df_set), CNT(mss_clamped),
 	CNT(flows_full), CNT(flows_created), CNT(adjust_failed),
-	CNT(rtx_pkts), CNT(rtx_bytes),
+	CNT(rtx_pkts), CNT(rtx_bytes), CNT(credit_readd_bytes),
 	CNT(acks), CNT(ece_acks), CNT(dsacks),
+	DMN(reloads), DMN(reload_errors),
 };
 
-int cxm_stats_collect(const struct cxm_dp *dp, uint64_t now_ns,
-		      struct cxm_stats *out)
+int cxm_stats_collect(const struct cxm_dp *dp, const struct cxm_daemon_counters *d,
+		      uint64_t now_ns, struct cxm_stats *out)
 {
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	out->d = *d;
 	ret = cxm_dp_counters(dp, &out->c);
 	if (ret < 0)
 		return ret;

@@ -10,13 +10,21 @@
 
 #include "datapath.h"
 
+/* The daemon's own events, kept in main.c's context. */
+struct cxm_daemon_counters {
+	uint64_t reloads;		/* configurations applied by a reload */
+	uint64_t reload_errors;		/* reloads refused, old configuration kept */
+};
+
 struct cxm_stats {
 	struct cxm_counters c;
 	struct cxm_flow_sums f;
+	struct cxm_daemon_counters d;
 };
 
-int cxm_stats_collect(const struct cxm_dp *dp, uint64_t now_ns,
-		      struct cxm_stats *out);
+/* Datapath counters and a flow-table walk, plus a copy of d. */
+int cxm_stats_collect(const struct cxm_dp *dp, const struct cxm_daemon_counters *d,
+		      uint64_t now_ns, struct cxm_stats *out);
 
 /* Returns the length written (NUL not counted) or -ENOSPC. */
 int cxm_stats_format(const struct cxm_stats *s, const char *ifname, bool json,

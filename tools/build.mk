@@ -39,3 +39,19 @@ $(O)/$(CXCTL_DIR)/%.o: CPPFLAGS += $(COMMON_CPPFLAGS)
 $(CXCTL): $(CXCTL_SRCS:%.c=$(O)/$(CXCTL_DIR)/%.o) $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+# test_conexctl and fuzz_conexctl: the reply parser and the printers (pure;
+# main.c, which talks to the sockets, stays out). The unit test also links
+# common's text writer (out.o, from the archive) to build replies exactly
+# as the daemons do; the fuzzer links libconex as objects, so extra
+# prerequisites are enough there (as for fuzz_pcap above).
+CXCTL_PURE := $(CXCTL_DIR)/reply.c $(CXCTL_DIR)/print.c
+
+$(O)/tests/unit/test_conexctl: $(O)/tests/unit/test_conexctl.o \
+		$(CXCTL_PURE:%.c=$(O)/%.o) $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+$(O)/tests/unit/test_conexctl.o: CPPFLAGS += -I$(CXCTL_DIR) $(COMMON_CPPFLAGS)
+
+$(OF)/fuzz_conexctl: $(CXCTL_PURE:%.c=$(OF)/%.o)
+$(OF)/tests/fuzz/fuzz_conexctl.o: CPPFLAGS += -I$(CXCTL_DIR)

@@ -165,6 +165,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					__builtin_trap();
 				break;
 			}
+			/* ConEx-Marked packets are dropped with p^2 */
+			if (marked)
+				ppm = (uint32_t)((uint64_t)ppm * ppm / CX_POLICE_PPM);
 			if (ret != ((uint64_t)rnd * CX_POLICE_PPM <
 				    (uint64_t)ppm << 32 ?
 				    CX_POLICE_DROP : CX_POLICE_PASS))

@@ -359,15 +359,15 @@ static void test_reecho_allowance(void **state)
 	 */
 	for (i = 0; i < 40; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
-	for (i = 0; i < 8; i++, seq += PAYLOAD)
+	for (i = 0; i < 12; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, OLD + MS, 0);
 	/* A flow sending every ms: settled between 1x and 8/7x the allowance. */
 	ms = tick_until_settled(a, &k, &seq, 2, 40, &t);
 	assert_in_range(ms, 1 + 20, 1 + 23);
-	assert_int_equal(info(a, &k).reecho_bal_bytes, -8 * IPB);
-	assert_int_equal(t.res.shortfall_bytes, 8 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	assert_int_equal(info(a, &k).reecho_bal_bytes, -12 * IPB);
+	assert_int_equal(t.res.shortfall_bytes, 12 * IPB - CX_AUDIT_SLACK_DEFAULT);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
-	/* E declarations bring it back. */
+	/* E declarations bring it back (to the slack). */
 	for (i = 0; i < 4; i++, seq += PAYLOAD)
 		t = send_pkt(a, &k, X | E, CX, seq, PAYLOAD, OLD + (ms + 1) * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_END);
@@ -380,7 +380,7 @@ static void test_reecho_allowance(void **state)
 	 * 200 ms later the congestion is still pending, and it settles after
 	 * about the allowance of sending time.
 	 */
-	for (i = 0; i < 4; i++, seq += PAYLOAD)
+	for (i = 0; i < 8; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X | E, CX, seq, PAYLOAD, OLD + 90 * MS, 0);
 	assert_int_equal(info(a, &k).reecho_bal_bytes, 0);
 	for (i = 0; i < 4; i++, seq += PAYLOAD)
@@ -409,18 +409,18 @@ static void test_startup_credit_only(void **state)
 	(void)state;
 	for (i = 0; i < 40; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
-	for (i = 0; i < 8; i++, seq += PAYLOAD)
+	for (i = 0; i < 12; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, MS, 0);
 	/* settled (a packet every ms for most of a second), but young */
 	for (i = 2; i < 990; i++, seq += PAYLOAD)
 		t = send_pkt(a, &k, X, CX, seq, PAYLOAD, i * MS, 0);
-	assert_int_equal(info(a, &k).reecho_bal_bytes, -8 * IPB);
+	assert_int_equal(info(a, &k).reecho_bal_bytes, -12 * IPB);
 	assert_int_equal(t.res.shortfall_bytes, 0);
 	assert_int_equal(counters(a).sanction_starts, 0);
 	/* a second after its first packet: the whole deficit is due */
 	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, MS + 1000 * MS, 0);
 	seq += PAYLOAD;
-	assert_int_equal(t.res.shortfall_bytes, 8 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	assert_int_equal(t.res.shortfall_bytes, 12 * IPB - CX_AUDIT_SLACK_DEFAULT);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
 	cx_audit_free(a);
 
@@ -430,9 +430,9 @@ static void test_startup_credit_only(void **state)
 	seq = 1;
 	send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
 	seq += PAYLOAD;
-	for (i = 0; i < 8; i++, seq += PAYLOAD)
+	for (i = 0; i < 12; i++, seq += PAYLOAD)
 		t = send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, 2 * MS, 0);
-	assert_int_equal(t.res.shortfall_bytes, 7 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	assert_int_equal(t.res.shortfall_bytes, 11 * IPB - CX_AUDIT_SLACK_DEFAULT);
 	assert_true(counters(a).sanction_starts == 1);
 	cx_audit_free(a);
 }
@@ -445,10 +445,10 @@ static void test_proportional(void **state)
 		uint32_t lo, hi;	/* drops out of 4000 */
 	} v[] = {
 		{ 0, 0, 0 },
-		{ 4, 0, 0 },		/* within the slack */
-		{ 15, 900, 1110 },	/* (15 * 1500 - 52 - 6000) / 65536 = 0.25 */
-		{ 26, 1850, 2180 },	/* 0.50 */
-		{ 50, 4000, 4000 },	/* >= 1: every unmarked packet */
+		{ 8, 0, 0 },		/* within the slack */
+		{ 19, 900, 1110 },	/* (19 * 1500 - 52 - 12000) / 65536 = 0.25 */
+		{ 30, 1850, 2180 },	/* 0.50 */
+		{ 54, 4000, 4000 },	/* >= 1: every unmarked packet */
 	};
 	size_t i;
 
@@ -868,8 +868,9 @@ static void test_honest_traces(void **state)
 
 /*
  * Cheats: sanctioned within by_round RTTs, about allowance / RTT (5) plus
- * slack over the undeclared bytes per RTT (the half cheat at about one CE
- * packet per small window: some 750 B per RTT), and keep losing packets.
+ * slack (12 kB) over the undeclared bytes per RTT (the half cheat at about
+ * one CE packet per small window: some 750 B per RTT), and keep losing
+ * packets.
  * The half cheat declares its credit, so it is held to the credit check
  * alone until its flow is a second old (audit.c FLOW_STARTUP_NS: 250
  * rounds of 4 ms); then its whole re-echo deficit is due.
@@ -884,10 +885,10 @@ static void test_cheats(void **state)
 		uint32_t by_round;
 		uint32_t min_drop_pm;	/* share of packets dropped, per mille */
 	} v[] = {
-		{ "never marks, ECN", { M_NOMARK, 4 * MS, 300, 300, 0, 200 }, true, 12, 25 },
-		{ "never marks, loss", { M_NOMARK, 4 * MS, 0, 0, 100, 200 }, true, 30, 25 },
+		{ "never marks, ECN", { M_NOMARK, 4 * MS, 300, 300, 0, 200 }, true, 16, 25 },
+		{ "never marks, loss", { M_NOMARK, 4 * MS, 0, 0, 100, 200 }, true, 45, 25 },
 		{ "half", { M_HALF, 4 * MS, 300, 300, 0, 400 }, false, YOUNG_ROUNDS + 5, 25 },
-		{ "credit only", { M_CREDITONLY, 4 * MS, 300, 300, 0, 200 }, false, 20, 25 },
+		{ "credit only", { M_CREDITONLY, 4 * MS, 300, 300, 0, 200 }, false, 30, 25 },
 		/* Tail losses refill in order, unseen: slower to catch. */
 		{ "half, lossy", { M_HALF, 4 * MS, 0, 0, 100, 800 }, false, YOUNG_ROUNDS + 200, 10 },
 	};
@@ -948,16 +949,16 @@ static void test_aggregate_repays(void **state)
 	struct tx t;
 
 	(void)state;
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 12; i++)
 		send_pkt(a, &k, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
 	cx_audit_agg_info(a, &agg);
-	assert_int_equal(agg.credit_bal_bytes, -8 * IPB);
+	assert_int_equal(agg.credit_bal_bytes, -12 * IPB);
 	assert_true(agg.flags & CX_AUDIT_F_SANCTION);
 	for (i = 0; i < 8; i++) {
 		t = send_pkt(a, &k, 0, 0, 1, PAYLOAD, 100 * MS, 0);
 		drops += t.verdict == CX_AUDIT_DROP;
 	}
-	/* 8 packets owed, 4 of slack: 4 drops (rand 0 hits while p > 0). */
+	/* 12 packets owed, 8 of slack: 4 drops (rand 0 hits while p > 0). */
 	assert_int_equal(drops, 4);
 	cx_audit_agg_info(a, &agg);
 	assert_int_equal(agg.shortfall_bytes, 0);

@@ -75,11 +75,14 @@ static const struct scenario scenarios[] = {
 		SENDG(1000, 1000, X | C, 0, 0, 1000),
 		SENDG(2000, 1000, X, 0, 0, 1000),
 		SENDG(3000, 1000, X | C, 0, 0, 2000),
-		/* rtx: LEG 1000 then spent, CSC 2000-1000 < flight 3000 */
-		SENDG(1000, 1000, X | L | C, 0, 0, 2000),
-		SENDG(4000, 1000, X | C, 0, 0, 3000),
-		ACK(5000, 0, 4000, 0, 0, 3000),
-		SENDG(5000, 1000, X, 0, 0, 3000),
+		/*
+		 * rtx: LEG 1000 then spent; CSC 2000 - 1000 (the loss) - 666
+		 * (credit re-added: 2000 of the 3000 sent carried C) < flight
+		 */
+		SENDG(1000, 1000, X | L | C, 0, 0, 1334),
+		SENDG(4000, 1000, X | C, 0, 0, 2334),
+		ACK(5000, 0, 4000, 0, 0, 2334),
+		SENDG(5000, 1000, X, 0, 0, 2334),
 	} },
 	{ "ECE episode: CEG += DeliveredData, dup ACK counts SMSS", CFG1, 999, {
 		SENDG(1000, 1000, X | C, 0, 0, 1000),
@@ -104,7 +107,8 @@ static const struct scenario scenarios[] = {
 		SEND(1000, 1000, X | C),
 		SEND(2000, 1000, X),
 		SEND(3000, 1000, X | C),
-		SENDG(1000, 1000, X | L | C, 0, 0, 2000),
+		/* CSC 2000 - 1000 - 666 re-added, then 1000 of credit */
+		SENDG(1000, 1000, X | L | C, 0, 0, 1334),
 		/* same sequence again: CSC zeroed, then 1000 of credit */
 		SENDG(1000, 1000, X | L | C, 0, 0, 1000),
 		SENDG(4000, 1000, X | C, 0, 0, 2000),
@@ -151,8 +155,13 @@ static const struct scenario scenarios[] = {
 		ACK(5000, 0, 4000, 0, 0, ANY),
 		/* no congestion event yet: still slow start, CSC 2000 */
 		SEND(5000, 1000, X),
-		/* the debt lapsed with the ACK: this loss is declared in full */
-		SENDG(5000, 1000, X | L, 0, 0, 1000),
+		/*
+		 * the debt lapsed with the ACK: this loss is declared in full;
+		 * CSC 2000 + 250 (the DSACK gave back the C share of its 500
+		 * bytes: 2000 of 4000 sent carried C) - 1000 - 400 (the C share
+		 * of this loss, 2000 of 5000) is below the flight: C again
+		 */
+		SENDG(5000, 1000, X | L | C, 0, 0, 1850),
 	} },
 	{ "sequence wrap at 2^32", CFG1, 0xfffff82fU, {
 		SENDG(0xfffff830U, 1000, X | C, 0, 0, 1000),
@@ -249,6 +258,41 @@ static void test_scenarios(void **state)
 		run_scenario(&scenarios[i]);
 }
 
+/*
+ * The credit window halves once it holds CX_GAUGE_WIN_BYTES, so it stays
+ * bounded and follows the recent share of C: half, then none.
+ */
+static void test_credit_readd_window(void **state)
+{
+	struct cx_gauge_cfg cfg = { 0, 0, CX_GAUGE_HONEST };
+	struct cx_gauge g;
+	uint32_t i;
+
+	(void)state;
+	cx_gauge_init(&g, &cfg, 1000, 1000);
+	/* an empty window re-adds nothing (and does not divide by zero) */
+	g.csc_bytes = 100000;
+	cx_gauge__readd_credit(&g, &cfg, 10000);
+	assert_int_equal(g.csc_bytes, 100000);
+	for (i = 0; i < 4000; i++) {
+		cx_gauge__window(&g, i % 2 ? CX_SIG_X : CX_SIG_X | CX_SIG_C, 1000);
+		assert_true(g.win_bytes <= CX_GAUGE_WIN_BYTES + 1000);
+	}
+	cx_gauge__readd_credit(&g, &cfg, 10000);
+	assert_in_range(100000 - g.csc_bytes, 4900, 5100);
+	assert_int_equal(g.readd_c_bytes, 100000 - g.csc_bytes);
+	for (i = 0; i < 4000; i++)
+		cx_gauge__window(&g, CX_SIG_X, 1000);
+	g.csc_bytes = 100000;
+	cx_gauge__readd_credit(&g, &cfg, 10000);
+	assert_in_range(100000 - g.csc_bytes, 0, 100);
+	/* cheats re-add nothing */
+	cfg.cheat = CX_GAUGE_HALF;
+	g.win_c_bytes = g.win_bytes;
+	cx_gauge__readd_credit(&g, &cfg, 10000);
+	assert_in_range(100000 - g.csc_bytes, 0, 100);
+}
+
 static void test_saturation(void **state)
 {
 	struct cx_gauge_cfg cfg = CFG1;
@@ -315,6 +359,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scenarios),
+		cmocka_unit_test(test_credit_readd_window),
 		cmocka_unit_test(test_saturation),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_seq_compare),

@@ -59,8 +59,9 @@ static const char usage_text[] =
 	"  shortfall, then dropped bytes: balances, tenant and sanction.\n"
 	"set-allowance: change a tenant's allowance (e.g. 2mbit), keeping its\n"
 	"  bucket, until the next reload or restart.\n"
-	"reload: re-read the configuration of every daemon running here, or\n"
-	"  only the one named; a file with an error is refused whole.\n"
+	"reload: re-read the configuration of every daemon running here (guest\n"
+	"  markers too), or only the one named; a file with an error is refused\n"
+	"  whole.\n"
 	"\n"
 	"  -j, --json      JSON instead of tables\n"
 	"  -h, --help      this text\n"
@@ -471,17 +472,22 @@ static int cmd_set_allowance(struct ctl *c, const char *tenant, const char *rate
 	return 0;
 }
 
-/* which: NULL for every daemon running here. */
+/* which: NULL for every daemon running here, guest markers included. */
 static int cmd_reload(struct ctl *c, const char *which)
 {
-	static const char *const daemons[] = { POLICER, AUDITOR };
-	unsigned int i, done = 0;
+	static char markers[MARKERS_MAX][MARKER_NAME_MAX];
+	const char *daemons[2 + MARKERS_MAX] = { POLICER, AUDITOR };
+	unsigned int i, n_markers = 0, n = 2, done = 0;
 	int ret, status = 0;
 	bool first = true;
 
+	if (which == NULL)
+		n_markers = find_markers(markers, MARKERS_MAX);
+	for (i = 0; i < n_markers; i++)
+		daemons[n++] = markers[i];
 	if (c->json)
 		fputs("{", stdout);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < n; i++) {
 		if (which && strcmp(daemons[i] + strlen("conex-"), which) != 0)
 			continue;
 		ret = call(c, daemons[i], "reload", which == NULL);
@@ -507,8 +513,9 @@ static int cmd_reload(struct ctl *c, const char *which)
 		fputs("}\n", stdout);
 	if (done == 0) {
 		if (which == NULL)
-			fprintf(stderr, "conexctl: neither %s nor %s is running in "
-				"this network namespace\n", POLICER, AUDITOR);
+			fprintf(stderr, "conexctl: neither %s nor %s nor a "
+				"conex-marker is running in this network "
+				"namespace\n", POLICER, AUDITOR);
 		return 1;
 	}
 	return status;

@@ -32,18 +32,31 @@ struct cxctl_reply {
 };
 
 /*
- * Parse buf (NUL-terminated, modified). Item lines are those whose first
- * word is one of kinds (a NULL-terminated list). Returns 0, or -EBADMSG
- * for anything else (a line of one word, an odd count of words, a key
- * without a value, too many lines or values).
+ * Parse the len bytes at buf (modified: every newline becomes a NUL, and
+ * so does the space after each word). Item lines are those whose first
+ * word is one of kinds (a NULL-terminated list, or NULL for none). Words
+ * are separated by runs of spaces (the marker pads its keys). Returns 0,
+ * -ENODATA if the reply is empty or its last line has no newline (cut
+ * short), or -EBADMSG for anything else: a byte other than printable
+ * ASCII, space and newline (a NUL, a tab, an escape sequence), a line of
+ * one word or an odd count of words, a key twice in one item or at the
+ * top level, too many lines or values.
  */
+int cxctl_reply_parse_len(char *buf, size_t len, const char *const *kinds,
+			  struct cxctl_reply *r);
+
+/* The same on a NUL-terminated buf (a NUL inside the reply ends it here). */
 int cxctl_reply_parse(char *buf, const char *const *kinds, struct cxctl_reply *r);
 
 /* The value of key among kv[0..n), or NULL. */
 const char *cxctl_kv_get(const struct cxctl_kv *kv, unsigned int n,
 			 const char *key);
 
-/* The same, as a number: 0 with *out set, -ENOENT absent, -EBADMSG not one. */
+/*
+ * The same, as a number as the daemons write them (PRIu64, PRId64):
+ * decimal, no sign on u64, no "+", no leading zero, no "-0". 0 with *out
+ * set, -ENOENT absent, -EBADMSG not such a number or out of range.
+ */
 int cxctl_kv_u64(const struct cxctl_kv *kv, unsigned int n, const char *key,
 		 uint64_t *out);
 int cxctl_kv_i64(const struct cxctl_kv *kv, unsigned int n, const char *key,

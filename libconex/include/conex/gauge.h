@@ -7,7 +7,8 @@
  *   CSC  credit state counter   credit the sender believes the audit holds
  *
  * Everything here is header-inline on a plain struct of integers, with no
- * loops, no libc and no division, so that the same code is unit-tested in
+ * loops, no libc and one guarded unsigned 64-bit division (BPF_DIV), so
+ * that the same code is unit-tested in
  * userspace and compiled into the marker's tc-BPF program (which #includes
  * this file; the caller holds the flow's lock). Sequence numbers are the
  * connection's 32-bit TCP sequence space and compare modulo 2^32 (RFC 9293
@@ -41,6 +42,14 @@
 
 /* A SACK block or ACK advance larger than this is not believed. */
 #define CX_GAUGE_MAX_SPAN_BYTES	(1U << 30)
+
+/*
+ * The window over which the share of sent bytes that carried C is
+ * measured, for re-adding the credit of lost packets: once it holds this
+ * many bytes, it and its C count are halved (a decaying window of about
+ * 1-2 MB: many packets, well under a second of a 100 Mb/s flow).
+ */
+#define CX_GAUGE_WIN_BYTES	(1U << 20)
 
 /*
  * Test-only declaration policies for the auditor's tests (issue 4). Never
@@ -93,6 +102,9 @@ struct cx_gauge {
 	uint64_t leg_bytes;
 	uint64_t ceg_bytes;
 	uint64_t csc_bytes;
+	uint32_t win_bytes;	/* the decaying window: payload bytes sent */
+	uint32_t win_c_bytes;	/* and those that carried C */
+	uint64_t readd_c_bytes;	/* credit re-added for lost packets, cumulative */
 };
 
 /* What cx_gauge_ack() took from one ACK's SACK option (RFC 2018 §3). */
@@ -160,6 +172,9 @@ CX_GAUGE_INLINE void cx_gauge_init(struct cx_gauge *g,
 	g->leg_bytes = 0;
 	g->ceg_bytes = 0;
 	g->csc_bytes = 0;
+	g->win_bytes = 0;
+	g->win_c_bytes = 0;
+	g->readd_c_bytes = 0;
 }
 
 /*
@@ -210,10 +225,58 @@ CX_GAUGE_INLINE bool cx_gauge__credit(struct cx_gauge *g,
 	return c;
 }
 
+/* The C share of bytes: bytes * win_c / win (0 while the window is empty). */
+CX_GAUGE_INLINE uint64_t cx_gauge__c_share(const struct cx_gauge *g,
+					   uint64_t bytes)
+{
+	if (g->win_bytes == 0)
+		return 0;
+	return bytes * g->win_c_bytes / g->win_bytes;
+}
+
+/*
+ * Lost credit is re-added (CONEX.md §5: "lost marked packets may be
+ * re-added to their gauge"). A packet lost before the audit (a full
+ * queue, a policer) takes its C with it: the audit counts the loss against
+ * the flow's credit but never saw that credit, while CSC still counts it,
+ * so the flow would run short of credit, the one balance the audit checks
+ * at once. Which packets were lost is unknown, only how many bytes are
+ * resent, so CSC gives up the C share of the recently sent bytes, and the
+ * credit policy sends it again. A DSACK gives it back (the packet was not
+ * lost). Lost L and E need no such care: classic ECN's conservative E
+ * over-declares several-fold, and the audit allows re-echo a round trip.
+ */
+CX_GAUGE_INLINE void cx_gauge__readd_credit(struct cx_gauge *g,
+					    const struct cx_gauge_cfg *cfg,
+					    uint32_t rtx_bytes)
+{
+	uint64_t c;
+
+	if (cfg->cheat != CX_GAUGE_HONEST)
+		return;
+	c = cx_gauge__c_share(g, rtx_bytes);
+	g->csc_bytes = cx_gauge_sub(g->csc_bytes, c);
+	g->readd_c_bytes = cx_gauge_add(g->readd_c_bytes, c);
+}
+
+/* Count a sent packet into the window, halving the window when full. */
+CX_GAUGE_INLINE void cx_gauge__window(struct cx_gauge *g, uint8_t bits,
+				      uint32_t payload_bytes)
+{
+	if (g->win_bytes >= CX_GAUGE_WIN_BYTES) {
+		g->win_bytes >>= 1;
+		g->win_c_bytes >>= 1;
+	}
+	g->win_bytes += payload_bytes;
+	if (bits & CX_SIG_C)
+		g->win_c_bytes += payload_bytes;
+}
+
 /*
  * One outgoing payload packet: seq, payload_bytes (> 0) and the number of
  * segments it becomes (1 unless GSO). Bytes below snd_max are a
- * retransmission: they feed LEG (RFC 7786 §5.2) and are a congestion event.
+ * retransmission: they feed LEG (RFC 7786 §5.2), are a congestion event,
+ * and take back the credit the lost packets probably carried.
  * Bytes below snd_una were already acknowledged (an ACK the marker saw
  * before the sender did): not a loss. A second retransmission of the same
  * sequence means losses continue and the audit may have lost its state, so
@@ -252,6 +315,7 @@ CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 		g->leg_debt_bytes -= paid;
 		g->leg_bytes = cx_gauge_add(g->leg_bytes, declared - paid);
 		cx_gauge__congested(g, rtx_bytes);
+		cx_gauge__readd_credit(g, cfg, rtx_bytes);
 	}
 	if (cx_gauge_seq_after(end, g->snd_max))
 		g->snd_max = end;
@@ -282,6 +346,7 @@ CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 		g->pkts_sent = UINT32_MAX;
 	else
 		g->pkts_sent += segs;
+	cx_gauge__window(g, bits, payload_bytes);
 	return bits;
 }
 
@@ -367,6 +432,10 @@ CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
 			 * RFC 7786 §5.5. It lapses once everything in flight
 			 * now is acknowledged (about one RTT).
 			 */
+			/* not lost after all: its credit did arrive */
+			if (cfg->cheat == CX_GAUGE_HONEST)
+				g->csc_bytes = cx_gauge_add(g->csc_bytes,
+							    cx_gauge__c_share(g, span));
 			if (g->leg_bytes >= span) {
 				g->leg_bytes -= span;
 			} else {
