@@ -94,6 +94,7 @@ class Stack:
 			self.allowances[t] = (allowances or {}).get(t, dflt)
 		self.markers, self.daemons = [], []
 		self.policer = self.auditor = None
+		self.sanction_log = []	# the auditor's sanction lines, after stop()
 		self.static_on = False
 
 	def guest_index(self, t):
@@ -175,9 +176,13 @@ class Stack:
 		for d in reversed(self.daemons):
 			if d.proc.poll() is None:
 				try:
-					d.stop()
+					text = d.stop()
 				except Exception as e:	# report, but stop the rest
 					errors.append(str(e))
+					continue
+				if d is self.auditor:
+					self.sanction_log = [l for l in text.splitlines()
+							     if "sanction:" in l]
 		self.daemons, self.policer, self.auditor = [], None, None
 		for m in self.markers:
 			try:
