@@ -357,18 +357,19 @@ static void test_reecho_allowance(void **state)
 	 * Plenty of credit, so only the re-echo check can bite; the flow is
 	 * past its startup second (test_startup_credit_only) from OLD on.
 	 */
-	for (i = 0; i < 40; i++, seq += PAYLOAD)
+	for (i = 0; i < 80; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
-	for (i = 0; i < 12; i++, seq += PAYLOAD)
+	for (i = 0; i < 30; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, OLD + MS, 0);
 	/* A flow sending every ms: settled between 1x and 8/7x the allowance. */
 	ms = tick_until_settled(a, &k, &seq, 2, 40, &t);
 	assert_in_range(ms, 1 + 20, 1 + 23);
-	assert_int_equal(info(a, &k).reecho_bal_bytes, -12 * IPB);
-	assert_int_equal(t.res.shortfall_bytes, 12 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	/* owed: 30 packets less the slack and twice as much of the credit */
+	assert_int_equal(info(a, &k).reecho_bal_bytes, -30 * IPB);
+	assert_int_equal(t.res.shortfall_bytes, 30 * IPB - 3 * CX_AUDIT_SLACK_DEFAULT);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
-	/* E declarations bring it back (to the slack). */
-	for (i = 0; i < 4; i++, seq += PAYLOAD)
+	/* E declarations bring it back (to the slack and the cover). */
+	for (i = 0; i < 6; i++, seq += PAYLOAD)
 		t = send_pkt(a, &k, X | E, CX, seq, PAYLOAD, OLD + (ms + 1) * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_END);
 	assert_int_equal(t.res.shortfall_bytes, 0);
@@ -380,7 +381,7 @@ static void test_reecho_allowance(void **state)
 	 * 200 ms later the congestion is still pending, and it settles after
 	 * about the allowance of sending time.
 	 */
-	for (i = 0; i < 8; i++, seq += PAYLOAD)
+	for (i = 0; i < 24; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X | E, CX, seq, PAYLOAD, OLD + 90 * MS, 0);
 	assert_int_equal(info(a, &k).reecho_bal_bytes, 0);
 	for (i = 0; i < 4; i++, seq += PAYLOAD)
@@ -407,20 +408,20 @@ static void test_startup_credit_only(void **state)
 	struct tx t;
 
 	(void)state;
-	for (i = 0; i < 40; i++, seq += PAYLOAD)
+	for (i = 0; i < 80; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
-	for (i = 0; i < 12; i++, seq += PAYLOAD)
+	for (i = 0; i < 30; i++, seq += PAYLOAD)
 		send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, MS, 0);
 	/* settled (a packet every ms for most of a second), but young */
 	for (i = 2; i < 990; i++, seq += PAYLOAD)
 		t = send_pkt(a, &k, X, CX, seq, PAYLOAD, i * MS, 0);
-	assert_int_equal(info(a, &k).reecho_bal_bytes, -12 * IPB);
+	assert_int_equal(info(a, &k).reecho_bal_bytes, -30 * IPB);
 	assert_int_equal(t.res.shortfall_bytes, 0);
 	assert_int_equal(counters(a).sanction_starts, 0);
 	/* a second after its first packet: the whole deficit is due */
 	t = send_pkt(a, &k, X, CX, seq, PAYLOAD, MS + 1000 * MS, 0);
 	seq += PAYLOAD;
-	assert_int_equal(t.res.shortfall_bytes, 12 * IPB - CX_AUDIT_SLACK_DEFAULT);
+	assert_int_equal(t.res.shortfall_bytes, 30 * IPB - 3 * CX_AUDIT_SLACK_DEFAULT);
 	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
 	cx_audit_free(a);
 
@@ -435,6 +436,45 @@ static void test_startup_credit_only(void **state)
 	assert_int_equal(t.res.shortfall_bytes, 11 * IPB - CX_AUDIT_SLACK_DEFAULT);
 	assert_true(counters(a).sanction_starts == 1);
 	cx_audit_free(a);
+}
+
+/*
+ * Unspent credit covers re-echo owed beyond the slack, up to two more
+ * slacks: with 75 kB of credit left the cover is two slacks; with 15 kB,
+ * 15 kB; with none, none.
+ */
+static void test_reecho_cover(void **state)
+{
+	static const struct {
+		uint32_t c_pkts;	/* C packets of IPB before the CE */
+		int64_t cover;
+	} v[] = {
+		{ 80, 2 * CX_AUDIT_SLACK_DEFAULT },
+		{ 40, 10 * IPB },
+		{ 30, 0 },
+	};
+	size_t n;
+
+	(void)state;
+	for (n = 0; n < CX_ARRAY_SIZE(v); n++) {
+		struct cx_flow_key k = key_of(1, (uint16_t)(1100 + n));
+		struct cx_audit *a = audit();
+		uint32_t seq = 1, i;
+		uint64_t ms;
+		struct tx t;
+
+		for (i = 0; i < v[n].c_pkts; i++, seq += PAYLOAD)
+			send_pkt(a, &k, X | C, CX, seq, PAYLOAD, MS, 0);
+		for (i = 0; i < 30; i++, seq += PAYLOAD)
+			send_pkt(a, &k, X, CX | CE, seq, PAYLOAD, OLD + MS, 0);
+		ms = tick_until_settled(a, &k, &seq, 2, 40, &t);
+		assert_true(ms > 0);
+		assert_int_equal(info(a, &k).credit_bal_bytes,
+				 ((int64_t)v[n].c_pkts - 30) * IPB);
+		assert_int_equal(t.res.shortfall_bytes,
+				 30 * IPB - CX_AUDIT_SLACK_DEFAULT - v[n].cover);
+		cx_audit_free(a);
+	}
 }
 
 /* Drop probability is shortfall / scale, compared as integers. */
@@ -868,7 +908,8 @@ static void test_honest_traces(void **state)
 
 /*
  * Cheats: sanctioned within by_round RTTs, about allowance / RTT (5) plus
- * slack (12 kB) over the undeclared bytes per RTT (the half cheat at about
+ * slack (12 kB; re-echo also up to 24 kB of credit cover) over the
+ * undeclared bytes per RTT (the half cheat at about
  * one CE packet per small window: some 750 B per RTT), and keep losing
  * packets.
  * The half cheat declares its credit, so it is held to the credit check
@@ -890,7 +931,7 @@ static void test_cheats(void **state)
 		{ "half", { M_HALF, 4 * MS, 300, 300, 0, 400 }, false, YOUNG_ROUNDS + 5, 25 },
 		{ "credit only", { M_CREDITONLY, 4 * MS, 300, 300, 0, 200 }, false, 30, 25 },
 		/* Tail losses refill in order, unseen: slower to catch. */
-		{ "half, lossy", { M_HALF, 4 * MS, 0, 0, 100, 800 }, false, YOUNG_ROUNDS + 200, 10 },
+		{ "half, lossy", { M_HALF, 4 * MS, 0, 0, 100, 800 }, false, YOUNG_ROUNDS + 300, 10 },
 	};
 	size_t i;
 	uint64_t seed;
@@ -1264,6 +1305,7 @@ int main(void)
 		cmocka_unit_test(test_not_conex_in_flow),
 		cmocka_unit_test(test_reecho_allowance),
 		cmocka_unit_test(test_startup_credit_only),
+		cmocka_unit_test(test_reecho_cover),
 		cmocka_unit_test(test_proportional),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_self_drop_not_loss),

@@ -15,8 +15,11 @@
  *   settled     = observed congestion older than reecho_allowance_ns,
  *                 for a flow in its sending time: a silence counts for
  *                 one slot (allowance / 7) at most
- *   shortfall   = max(-credit_bal, -reecho_bal) - slack_bytes, if > 0;
- *                 in a flow's first second, -credit_bal - slack_bytes
+ *   shortfall   = max(-credit_bal, -(reecho_bal + cover)) - slack_bytes,
+ *                 if > 0, where cover = min(max(credit_bal, 0),
+ *                 2 * slack_bytes): unspent credit covers up to two more
+ *                 slacks of re-echo; in a flow's first second,
+ *                 -credit_bal - slack_bytes
  *
  * While shortfall > 0 the flow is under sanction: each of its packets that
  * is not ConEx-Marked is dropped with probability
