@@ -473,6 +473,21 @@ def contest(bed, kind_b, flows_b, seconds):
 	return res["a"]["bits_per_second"], res["b"]["bits_per_second"]
 
 
+# A run whose two tenants together got less than this did not load the
+# bottleneck (a slow moment of the shared 2-CPU machine: one CI run got
+# 51.6 Mb/s in all), so it says nothing about sharing: it is run once more.
+LOADED = 0.6 * RATE_BPS
+
+
+def loaded_contest(bed, kind_b, flows_b, seconds, what):
+	a, b = contest(bed, kind_b, flows_b, seconds)
+	if a + b < LOADED:
+		print(f"{what}: {(a + b) / 1e6:.1f} Mb/s in all, the bottleneck was not "
+		      f"loaded: run again")
+		a, b = contest(bed, kind_b, flows_b, seconds)
+	return a, b
+
+
 # name: (marker on ta, marker on tb, tcp_ecn of the guests, tb's traffic,
 #        allowance of ta, of tb)
 TRIALS = {
@@ -492,9 +507,9 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 	kind_b, flows_b = ("udp", 0) if b == "udp" else ("tcp", b)
 
 	# (e) without the policer: the many-flow (or UDP) tenant takes the link.
-	a0, b0 = contest(bed, kind_b, flows_b, SECONDS)
+	a0, b0 = loaded_contest(bed, kind_b, flows_b, SECONDS, f"{trial} none")
 	p = tunnel_pair({"ta": allow_a, "tb": allow_b}, {1: "ta", 2: "tb"})
-	a1, b1 = contest(bed, kind_b, flows_b, POLICED_SECONDS)
+	a1, b1 = loaded_contest(bed, kind_b, flows_b, POLICED_SECONDS, f"{trial} policer")
 	ta, tb = p.tenant("ta"), p.tenant("tb")
 	info = {"none": (a0 / 1e6, b0 / 1e6), "policer": (a1 / 1e6, b1 / 1e6),
 		"ta": {k: ta[k] for k in ("marked_bytes", "feedback_ce_bytes", "drops_police",
