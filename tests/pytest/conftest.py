@@ -1,9 +1,11 @@
 """Shared fixtures for the namespace tests: root check, the testbed library,
-the ECN queue tool, and testbeds that are torn down even when a test fails.
+the ECN queue tool, the installed layout, and testbeds that are torn down
+even when a test fails.
 
 Run as root with Debian's interpreter:  /usr/bin/python3 -m pytest tests/pytest
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,10 +17,78 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "testbed"))
 
 import cxtb  # noqa: E402
+from cxtb import daemon  # noqa: E402
 
 
 def _missing_tools(*tools):
 	return [t for t in tools if shutil.which(t) is None]
+
+
+def _note(notes, name):
+	return f" ({notes[name]})" if notes and name in notes else ""
+
+
+def skip_unless_tools(*tools, notes=None):
+	"""Skip with "SKIP: <tool> not installed" for the first tool not on PATH;
+	notes maps a tool to a hint added in parentheses."""
+	for tool in tools:
+		if shutil.which(tool) is None:
+			pytest.skip(f"SKIP: {tool} not installed{_note(notes, tool)}")
+
+
+def install_root_or_skip(progs=(), tools=(), what="cannot build and install",
+			 show_path=True, notes=None):
+	"""The installed layout (cxtb.daemon.install_root(): make all install,
+	once per session) for a module's root fixture, or a skip naming what is
+	missing: the build ("SKIP: <what>: <make's error>"), one of progs in
+	usr/sbin ("SKIP: <its path, or its name without show_path> not installed
+	by make install"), one of tools on PATH. notes maps a prog or a tool to
+	a hint added in parentheses."""
+	try:
+		root = daemon.install_root()
+	except (daemon.DaemonError, subprocess.TimeoutExpired) as e:
+		pytest.skip(f"SKIP: {what}: {e}")
+	for prog in progs:
+		path = daemon.installed_bin(prog, root)
+		if not os.access(path, os.X_OK):
+			shown = path if show_path else prog
+			pytest.skip(f"SKIP: {shown} not installed by make install"
+				    f"{_note(notes, prog)}")
+	skip_unless_tools(*tools, notes=notes)
+	return root
+
+
+def run_installed(node, root, prog, *args, user=None):
+	"""The installed prog with args, run to completion in node (exit status
+	not checked); as uid and gid user, without supplementary groups, if
+	user is given."""
+	argv = [daemon.installed_bin(prog, root)] + [str(a) for a in args]
+	if user is not None:
+		argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + argv
+	return node.run(argv, check=False, timeout=15)
+
+
+def stop_running(*daemons):
+	"""Stop (SIGTERM, exit status 0 required) those of daemons, cxtb Daemon
+	objects, that still run, in the order given."""
+	for d in daemons:
+		if d.proc.poll() is None:
+			d.stop()
+
+
+@contextlib.contextmanager
+def running_testbed(bottleneck=None, **kw):
+	"""cxtb.Testbed(**kw), up for the with block and torn down when it is
+	left, however (a module-scoped bed fixture yields from inside it).
+	bottleneck=(host, rate_bps) shapes the fabric's port towards host."""
+	tb = cxtb.Testbed(**kw)
+	try:
+		tb.up()
+		if bottleneck is not None:
+			tb.bottleneck(*bottleneck)
+		yield tb
+	finally:
+		tb.down()
 
 
 @pytest.fixture(scope="session")

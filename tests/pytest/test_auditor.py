@@ -11,15 +11,13 @@ route multicast (no mroute daemon), so such a packet never reaches the
 FORWARD hook the auditor listens on; its classification lives in the
 parser (auditor/pkt.c, CX_AUDIT_P_MCAST_CDO).
 """
-import os
-import shutil
 import subprocess
 import textwrap
 import time
 
 import pytest
 
-import cxtb
+from conftest import install_root_or_skip, running_testbed, stop_running
 from cxtb import auditor as cxa
 from cxtb import bulk
 from cxtb import marker as cxm
@@ -35,16 +33,8 @@ CHEAT_GOODPUT_TOL = 1.05
 
 @pytest.fixture(scope="module")
 def root(netns_ok):
-	try:
-		r = cxm.install_root()
-	except (cxm.MarkerError, subprocess.TimeoutExpired) as e:
-		pytest.skip(f"SKIP: cannot build and install: {e}")
-	for prog in (cxa.auditor_bin(r), cxm.marker_bin(r)):
-		if not os.access(prog, os.X_OK):
-			pytest.skip(f"SKIP: {prog} not installed by make install")
-	for tool in ("tcpdump", "iptables", "ip6tables"):
-		if shutil.which(tool) is None:
-			pytest.skip(f"SKIP: {tool} not installed")
+	r = install_root_or_skip(progs=("conex-auditor", "conex-marker"),
+				 tools=("tcpdump", "iptables", "ip6tables"))
 	cp = subprocess.run(["/usr/bin/python3", "-c", "import scapy.all"],
 			    capture_output=True, text=True)
 	if cp.returncode != 0:
@@ -54,13 +44,9 @@ def root(netns_ok):
 
 @pytest.fixture(scope="module")
 def bed(root, ecnq_tool, iperf3_ok):
-	tb = cxtb.Testbed(hosts=2, guests=1, cc="cubic", ecn=1)
-	try:
-		tb.up()
-		tb.bottleneck(2, RATE_BPS)
+	with running_testbed(hosts=2, guests=1, cc="cubic", ecn=1,
+			     bottleneck=(2, RATE_BPS)) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 @pytest.fixture
@@ -74,9 +60,7 @@ def aud(bed):
 		return a
 
 	yield start
-	for a in started:
-		if a.proc.poll() is None:
-			a.stop()
+	stop_running(*started)
 	cxa.run_auditor(bed.host(2), ["--cleanup"])
 	assert cxa.rules(bed.host(2)) == []
 

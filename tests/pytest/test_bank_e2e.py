@@ -11,8 +11,6 @@ The tenant's congestion rate is what both policers let through in marked
 bytes (their marked_bytes counters), measured over a window after a
 warm-up that spends the buckets' initial tokens.
 """
-import os
-import shutil
 import subprocess
 import threading
 import time
@@ -20,6 +18,7 @@ import time
 import pytest
 
 import cxtb
+from conftest import install_root_or_skip, running_testbed, stop_running
 from cxtb import bulk
 from cxtb import marker as cxm
 from cxtb import policer as cxp
@@ -39,29 +38,19 @@ REDIS_PORT = 6390
 
 @pytest.fixture(scope="module")
 def root(netns_ok):
-	try:
-		r = cxm.install_root()
-	except (cxm.MarkerError, subprocess.TimeoutExpired) as e:
-		pytest.skip(f"SKIP: cannot build and install: {e}")
-	if not os.access(cxp.policer_bin(r), os.X_OK):
-		pytest.skip("SKIP: conex-policer not installed by make install")
-	if shutil.which("redis-server") is None:
-		pytest.skip("SKIP: redis-server not installed (scripts/setup installs it)")
-	return r
+	return install_root_or_skip(progs=("conex-policer",), tools=("redis-server",),
+				    show_path=False,
+				    notes={"redis-server": "scripts/setup installs it"})
 
 
 @pytest.fixture(scope="module")
 def bed(root, ecnq_tool):
-	tb = cxtb.Testbed(hosts=3, guests=2, cc="cubic", ecn=1)
-	try:
-		tb.up()
-		tb.bottleneck(3, RATE_BPS)
+	with running_testbed(hosts=3, guests=2, cc="cubic", ecn=1,
+			     bottleneck=(3, RATE_BPS)) as tb:
 		ms = [cxm.start_marker(tb.guest(h, 1)) for h in (1, 2)]
 		yield tb
 		for m in ms:
 			m.stop()
-	finally:
-		tb.down()
 
 
 class Redis:
@@ -107,9 +96,7 @@ def policers(bed):
 		return ps
 
 	yield start
-	for p in started:
-		if p.proc.poll() is None:
-			p.stop()
+	stop_running(*started)
 	for h in (1, 2):
 		assert cxp.leftovers(bed.host(h)) == []
 

@@ -10,12 +10,12 @@ import importlib.machinery
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from conftest import REPO, skip_unless_tools
+
 RUN = os.path.join(REPO, "bench", "run")
 NFQ = os.path.join(REPO, "build", "bench", "cx-nfq-accept")
 MICRO = os.path.join(REPO, "build", "bench", "cx-micro")
@@ -31,9 +31,7 @@ def build(target="build/bench/cx-nfq-accept"):
 def need_root_testbed():
 	if os.geteuid() != 0:
 		pytest.skip("SKIP: needs root (network namespaces, iptables)")
-	for tool in ("iperf3", "iptables", "ip6tables", "ss"):
-		if shutil.which(tool) is None:
-			pytest.skip(f"SKIP: {tool} not installed")
+	skip_unless_tools("iperf3", "iptables", "ip6tables", "ss")
 	if not os.path.exists(os.path.join(REPO, "testbed", "cxtb", "__init__.py")):
 		pytest.skip("SKIP: testbed/cxtb not present")
 

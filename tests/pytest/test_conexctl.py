@@ -9,17 +9,14 @@ Testbed: 2 hosts x 1 guest; the policer runs in h1 (tenant ta, guest g1),
 the auditor in h2 (guest g1, tenant ra) with h1 as its feedback peer.
 """
 import json
-import os
-import shutil
 import subprocess
 import textwrap
 import time
 
 import pytest
 
-import cxtb
+from conftest import install_root_or_skip, run_installed, running_testbed, stop_running
 from cxtb import auditor as cxa
-from cxtb import daemon
 from cxtb import marker as cxm
 from cxtb import policer as cxp
 
@@ -29,34 +26,19 @@ PORT = 5399
 
 @pytest.fixture(scope="module")
 def root(netns_ok):
-	try:
-		r = cxm.install_root()
-	except (cxm.MarkerError, subprocess.TimeoutExpired) as e:
-		pytest.skip(f"SKIP: cannot build and install: {e}")
-	for prog in ("conexctl", "conex-policer", "conex-auditor", "conex-marker"):
-		if not os.access(daemon.installed_bin(prog, r), os.X_OK):
-			pytest.skip(f"SKIP: {prog} not installed by make install")
-	for tool in ("iptables", "ip6tables", "nft", "setpriv"):
-		if shutil.which(tool) is None:
-			pytest.skip(f"SKIP: {tool} not installed")
-	return r
+	return install_root_or_skip(
+		progs=("conexctl", "conex-policer", "conex-auditor", "conex-marker"),
+		tools=("iptables", "ip6tables", "nft", "setpriv"), show_path=False)
 
 
 @pytest.fixture(scope="module")
 def bed(root):
-	tb = cxtb.Testbed(hosts=2, guests=1)
-	try:
-		tb.up()
+	with running_testbed(hosts=2, guests=1) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 def ctl(node, root, *args, user=None):
-	argv = [daemon.installed_bin("conexctl", root)] + [str(a) for a in args]
-	if user is not None:
-		argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + argv
-	return node.run(argv, check=False, timeout=15)
+	return run_installed(node, root, "conexctl", *args, user=user)
 
 
 def ctl_json(node, root, *args):
@@ -75,6 +57,17 @@ RAW = textwrap.dedent("""\
 	""")
 
 
+def sighup_until(d, text, done, timeout_s=5):
+	"""Write text as d's configuration file, SIGHUP d and poll until done()
+	or timeout_s (the daemon serves a SIGHUP on its next loop turn)."""
+	with open(d.conf, "w") as f:
+		f.write(text)
+	d.proc.send_signal(1)
+	deadline = time.monotonic() + timeout_s
+	while time.monotonic() < deadline and not done():
+		time.sleep(0.1)
+
+
 def raw_request(node, name, payload):
 	cp = node.run(["/usr/bin/python3", "-c", RAW, name, payload.hex()], check=False)
 	assert cp.returncode == 0, cp.stderr
@@ -86,8 +79,7 @@ def policer(bed):
 	conf = cxp.config(bed, 1, {"ta": "1mbit"}, {1: "ta"})
 	p = cxp.start_policer(bed.host(1), config_text=conf)
 	yield p
-	if p.proc.poll() is None:
-		p.stop()
+	stop_running(p)
 	cxp.run_policer(bed.host(1), ["--cleanup"])
 
 
@@ -98,8 +90,7 @@ AUD_CONF = f"guest g1 ra\nhost_id 2\npeer 1 {{ip}} 4790 {KEY}\n"
 def auditor(bed):
 	a = cxa.start_auditor(bed.host(2), config_text=AUD_CONF.format(ip=bed.host(1).ip4))
 	yield a
-	if a.proc.poll() is None:
-		a.stop()
+	stop_running(a)
 	cxa.run_auditor(bed.host(2), ["--cleanup"])
 
 
@@ -208,12 +199,8 @@ def test_policer(bed, root, policer):
 	st = ctl_json(h, root, "status")["policer"]
 	assert st["reloads"] == 1 and st["reload_errors"] == 1
 	# SIGHUP does the same.
-	with open(p.conf, "w") as f:
-		f.write(conf.replace("tenant ta 1mbit", "tenant ta 4mbit"))
-	p.proc.send_signal(1)
-	deadline = time.monotonic() + 5
-	while time.monotonic() < deadline and p.tenant("ta")["allowance_bps"] != 4_000_000:
-		time.sleep(0.1)
+	sighup_until(p, conf.replace("tenant ta 1mbit", "tenant ta 4mbit"),
+		     lambda: p.tenant("ta")["allowance_bps"] == 4_000_000)
 	assert p.tenant("ta")["allowance_bps"] == 4_000_000
 
 
@@ -329,13 +316,8 @@ def test_auditor(bed, root, auditor, held_flow):
 	assert st["reloads"] == 1 and st["reload_errors"] == 2
 
 	# SIGHUP, and the auditor's own `reload` client.
-	with open(a.conf, "w") as f:
-		f.write(good.replace("guest g1 rz", "guest g1 ry"))
-	a.proc.send_signal(1)
-	deadline = time.monotonic() + 5
-	while time.monotonic() < deadline and \
-			ctl_json(h, root, "status")["auditor"]["reloads"] < 2:
-		time.sleep(0.1)
+	sighup_until(a, good.replace("guest g1 rz", "guest g1 ry"),
+		     lambda: ctl_json(h, root, "status")["auditor"]["reloads"] >= 2)
 	assert flow_of(ctl_json(h, root, "flows"), dst)["tenant"] == "ry"
 	with open(a.conf, "w") as f:
 		f.write(good)

@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from conftest import REPO
+
 DUMP = os.path.join(REPO, "build", "tools", "conex-dump", "conex-dump")
 WIREPCAP = os.path.join(REPO, "build", "tests", "wire", "cx-wirepcap")
 

@@ -23,10 +23,9 @@ import time
 import pytest
 
 import cxtb
-from conftest import counter_delta
+from conftest import REPO, counter_delta, install_root_or_skip, running_testbed
 from cxtb import marker as cxm
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DUMP = os.path.join(REPO, "build", "tools", "conex-dump", "conex-dump")
 RATE_BPS = 100_000_000
 SECONDS = 4
@@ -40,28 +39,17 @@ def slack(v):
 
 @pytest.fixture(scope="module")
 def root(netns_ok):
-	try:
-		r = cxm.install_root()
-	except (cxm.MarkerError, subprocess.TimeoutExpired) as e:
-		pytest.skip(f"SKIP: conex-marker cannot be built and installed: {e}")
-	if not os.access(cxm.marker_bin(r), os.X_OK):
-		pytest.skip(f"SKIP: {cxm.marker_bin(r)} not installed by make install "
-			    "(guest-marker/build.mk missing?)")
-	for tool in ("tcpdump", "tshark", "bpftool"):
-		if shutil.which(tool) is None:
-			pytest.skip(f"SKIP: {tool} not installed")
-	return r
+	return install_root_or_skip(progs=("conex-marker",),
+				    tools=("tcpdump", "tshark", "bpftool"),
+				    what="conex-marker cannot be built and installed",
+				    notes={"conex-marker": "guest-marker/build.mk missing?"})
 
 
 @pytest.fixture(scope="module")
 def bed(root, ecnq_tool, iperf3_ok):
-	tb = cxtb.Testbed(hosts=2, guests=1, cc="cubic", ecn=1)
-	try:
-		tb.up()
-		tb.bottleneck(2, RATE_BPS)
+	with running_testbed(hosts=2, guests=1, cc="cubic", ecn=1,
+			     bottleneck=(2, RATE_BPS)) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 def bpf_on(node, dev="eth0"):

@@ -15,12 +15,12 @@ interface or flow_table_size is refused ("restart conex-marker to change
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
 import cxtb
+from conftest import install_root_or_skip, run_installed, running_testbed
 from cxtb import daemon
 from cxtb import marker as cxm
 
@@ -32,26 +32,15 @@ NOBODY = 65534
 
 @pytest.fixture(scope="module")
 def root(netns_ok):
-	try:
-		r = cxm.install_root()
-	except (cxm.MarkerError, subprocess.TimeoutExpired) as e:
-		pytest.skip(f"SKIP: conex-marker cannot be built and installed: {e}")
-	for prog in ("conex-marker", "conexctl"):
-		if not os.access(daemon.installed_bin(prog, r), os.X_OK):
-			pytest.skip(f"SKIP: {prog} not installed by make install")
-	if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:
-		pytest.skip("SKIP: setpriv not installed")
-	return r
+	return install_root_or_skip(progs=("conex-marker", "conexctl"), tools=("setpriv",),
+				    what="conex-marker cannot be built and installed",
+				    show_path=False)
 
 
 @pytest.fixture(scope="module")
 def bed(root, iperf3_ok):
-	tb = cxtb.Testbed(hosts=2, guests=1, cc="cubic", ecn=1)
-	try:
-		tb.up()
+	with running_testbed(hosts=2, guests=1, cc="cubic", ecn=1) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 def conf_text(**keys):
@@ -89,15 +78,11 @@ def wait_stat(m, key, want, timeout_s=5.0):
 
 
 def client(g, root, *args, user=None):
-	argv = [daemon.installed_bin("conex-marker", root)] + [str(a) for a in args]
-	if user is not None:
-		argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + argv
-	return g.run(argv, check=False, timeout=15)
+	return run_installed(g, root, "conex-marker", *args, user=user)
 
 
 def conexctl(g, root, *args):
-	return g.run([daemon.installed_bin("conexctl", root)] + [str(a) for a in args],
-		     check=False, timeout=15)
+	return run_installed(g, root, "conexctl", *args)
 
 
 def test_reload_runtime_keys(bed, root):

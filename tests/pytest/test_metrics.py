@@ -24,7 +24,7 @@ import urllib.parse
 
 import pytest
 
-import cxtb
+from conftest import install_root_or_skip, running_testbed, stop_running
 from cxtb import auditor as cxa
 from cxtb import bulk
 from cxtb import policer as cxp
@@ -96,27 +96,14 @@ def samples(text):
 
 @pytest.fixture(scope="module")
 def root(netns_ok):
-	try:
-		r = cxtb.daemon.install_root()
-	except (cxtb.daemon.DaemonError, subprocess.TimeoutExpired) as e:
-		pytest.skip(f"SKIP: cannot build and install: {e}")
-	for prog in (cxp.policer_bin(r), cxa.auditor_bin(r)):
-		if not os.access(prog, os.X_OK):
-			pytest.skip(f"SKIP: {prog} not installed by make install")
-	for tool in ("iptables", "ip6tables", "nft"):
-		if shutil.which(tool) is None:
-			pytest.skip(f"SKIP: {tool} not installed")
-	return r
+	return install_root_or_skip(progs=("conex-policer", "conex-auditor"),
+				    tools=("iptables", "ip6tables", "nft"))
 
 
 @pytest.fixture(scope="module")
 def bed(root):
-	tb = cxtb.Testbed(hosts=2, guests=1, cc="cubic", ecn=1)
-	try:
-		tb.up()
+	with running_testbed(hosts=2, guests=1, cc="cubic", ecn=1) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 def policer_conf(bed, extra=()):
@@ -136,9 +123,7 @@ def daemons(bed):
 		p.stop()
 		raise
 	yield p, a
-	for d in (a, p):
-		if d.proc.poll() is None:
-			d.stop()
+	stop_running(a, p)
 	cxp.run_policer(bed.host(1), ["--cleanup"])
 	cxa.run_auditor(bed.host(2), ["--cleanup"])
 

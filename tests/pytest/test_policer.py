@@ -19,7 +19,6 @@ feedback_interval): with 100 ms the lumps made the legacy shares swing
 between runs (0.36 to 0.59 measured).
 """
 import os
-import shutil
 import subprocess
 import textwrap
 import threading
@@ -29,6 +28,7 @@ import json
 import pytest
 
 import cxtb
+from conftest import install_root_or_skip, running_testbed, stop_running
 from cxtb import auditor as cxa
 from cxtb import bulk
 from cxtb import marker as cxm
@@ -50,28 +50,16 @@ UNFAIR_HI = 0.3
 
 @pytest.fixture(scope="module")
 def root(netns_ok):
-	try:
-		r = cxm.install_root()
-	except (cxm.MarkerError, subprocess.TimeoutExpired) as e:
-		pytest.skip(f"SKIP: cannot build and install: {e}")
-	for prog in (cxp.policer_bin(r), cxa.auditor_bin(r), cxm.marker_bin(r)):
-		if not os.access(prog, os.X_OK):
-			pytest.skip(f"SKIP: {prog} not installed by make install")
-	for tool in ("tcpdump", "iptables", "ip6tables", "nft", "bridge", "iperf3"):
-		if shutil.which(tool) is None:
-			pytest.skip(f"SKIP: {tool} not installed")
-	return r
+	return install_root_or_skip(
+		progs=("conex-policer", "conex-auditor", "conex-marker"),
+		tools=("tcpdump", "iptables", "ip6tables", "nft", "bridge", "iperf3"))
 
 
 @pytest.fixture(scope="module")
 def bed(root, ecnq_tool, iperf3_ok):
-	tb = cxtb.Testbed(hosts=2, guests=2, cc="cubic", ecn=1, underlay_mtu=1600)
-	try:
-		tb.up()
-		tb.bottleneck(2, RATE_BPS)
+	with running_testbed(hosts=2, guests=2, cc="cubic", ecn=1, underlay_mtu=1600,
+			     bottleneck=(2, RATE_BPS)) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 @pytest.fixture
@@ -101,9 +89,7 @@ def daemons(bed):
 		return p1
 
 	yield policer, auditor, tunnel_pair
-	for d in reversed(started):
-		if d.proc.poll() is None:
-			d.stop()
+	stop_running(*reversed(started))
 	for h in (1, 2):
 		cxp.run_policer(bed.host(h), ["--cleanup"])
 		assert cxp.leftovers(bed.host(h)) == []

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import cxtb
-from conftest import counter_delta
+from conftest import counter_delta, running_testbed
 
 RATE_BPS = 100_000_000
 SECONDS = 5
@@ -21,13 +21,9 @@ CE = {4: "IpExtInCEPkts", 6: "Ip6InCEPkts"}
 
 @pytest.fixture(scope="module")
 def bed(netns_ok, ecnq_tool, iperf3_ok):
-	tb = cxtb.Testbed(hosts=2, guests=1, cc="cubic", ecn=1)
-	try:
-		tb.up()
-		tb.bottleneck(2, RATE_BPS)
+	with running_testbed(hosts=2, guests=1, cc="cubic", ecn=1,
+			     bottleneck=(2, RATE_BPS)) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 def _flow(tb, fam, ecn):

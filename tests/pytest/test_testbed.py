@@ -1,6 +1,7 @@
 """The namespace testbed: lifecycle, reachability, cleanup, TCP settings and
 the ECN queue's behaviour and counters."""
 
+import contextlib
 import os
 import re
 import signal
@@ -131,9 +132,22 @@ def _spawn_creator():
 	return p, rid
 
 
-def test_reaper_after_crash(netns_ok):
+@contextlib.contextmanager
+def _creator():
+	"""_spawn_creator()'s child and run id; the child is killed if it still
+	runs and its testbed torn down when the with block is left."""
 	p, rid = _spawn_creator()
 	try:
+		yield p, rid
+	finally:
+		if p.poll() is None:
+			p.kill()
+			p.wait()
+		state.teardown(rid)
+
+
+def test_reaper_after_crash(netns_ok):
+	with _creator() as (p, rid):
 		assert state.our_netns(rid)
 		# `ip netns exec` enters the namespace after popen() returns
 		deadline = time.monotonic() + 5
@@ -146,24 +160,13 @@ def test_reaper_after_crash(netns_ok):
 		assert left["namespaces"] and left["record"] and left["pids"], left
 		assert rid in cxtb.reap()
 		_nothing_left(rid)
-	finally:
-		if p.poll() is None:
-			p.kill()
-			p.wait()
-		state.teardown(rid)
 
 
 def test_sigterm_tears_down(netns_ok):
-	p, rid = _spawn_creator()
-	try:
+	with _creator() as (p, rid):
 		p.send_signal(signal.SIGTERM)
 		assert p.wait(timeout=10) == -signal.SIGTERM
 		_nothing_left(rid)
-	finally:
-		if p.poll() is None:
-			p.kill()
-			p.wait()
-		state.teardown(rid)
 
 
 def test_tb_cli(netns_ok):

@@ -16,18 +16,16 @@ hands packets over a ring block at a time, a block retires after at most
 """
 import json
 import os
-import shutil
 import struct
 import subprocess
 import time
 
 import pytest
 
-import cxtb
+from conftest import REPO, running_testbed, skip_unless_tools
 from cxtb import bulk
 from cxtb import marker as cxm
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROBE = os.path.join(REPO, "build", "tests", "net", "cx-netprobe")
 MARK = "0x4358"			# POL_MARK_DEFAULT
 TABLE = "4242"			# POL_TABLE_DEFAULT
@@ -44,9 +42,7 @@ CAPTURE_SETTLE_S = 1.5
 
 @pytest.fixture(scope="module")
 def probe(netns_ok):
-	for tool in ("iptables", "ip6tables", "nft", "bridge", "tcpdump"):
-		if shutil.which(tool) is None:
-			pytest.skip(f"SKIP: {tool} not installed")
+	skip_unless_tools("iptables", "ip6tables", "nft", "bridge", "tcpdump")
 	cp = subprocess.run(["make", "-s", "-j2", os.path.relpath(PROBE, REPO)], cwd=REPO,
 			    text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 	if cp.returncode != 0:
@@ -56,13 +52,9 @@ def probe(netns_ok):
 
 @pytest.fixture(scope="module")
 def bed(probe, ecnq_tool):
-	tb = cxtb.Testbed(hosts=2, guests=1, cc="cubic", ecn=1, underlay_mtu=UNDERLAY_MTU)
-	try:
-		tb.up()
-		tb.bottleneck(2, RATE_BPS)
+	with running_testbed(hosts=2, guests=1, cc="cubic", ecn=1, underlay_mtu=UNDERLAY_MTU,
+			     bottleneck=(2, RATE_BPS)) as tb:
 		yield tb
-	finally:
-		tb.down()
 
 
 def tunnel_args(tb, i, j):

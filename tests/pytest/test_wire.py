@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from conftest import REPO
+
 WIREPCAP = os.path.join(REPO, "build", "tests", "wire", "cx-wirepcap")
 
 FIELDS = [
