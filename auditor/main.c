@@ -30,6 +30,7 @@
 
 #include "auditor.h"
 #include "common/ctl.h"
+#include "common/metrics.h"
 #include "common/opts.h"
 #include "common/sig.h"
 #include "metrics.h"
@@ -331,7 +332,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 		}
 		now_ns = aud_now_ns();
 		aud_tun_tick(&a->tun, now_ns);
-		aud_metrics_tick(a, now_ns);
+		cxd_metrics_tick(a->metrics, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			aud_dp_resolve(a);
 			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
@@ -513,7 +514,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 out_close_nfq:
-	aud_metrics_stop(a);
+	cxd_metrics_stop(a->metrics);
 	cxd_nfq_close(a->nfq);
 	free(a->nfq);
 out_fini_tun:

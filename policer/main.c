@@ -33,6 +33,7 @@
 #include "bank.h"
 #include "common/conffile.h"
 #include "common/ctl.h"
+#include "common/metrics.h"
 #include "common/opts.h"
 #include "common/sig.h"
 #include "metrics.h"
@@ -388,7 +389,7 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 		now_ns = pol_now_ns();
 		pol_fb_receive(pl, now_ns);
 		pol_bank_tick(pl, now_ns);
-		pol_metrics_tick(pl, now_ns);
+		cxd_metrics_tick(pl->metrics, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			pol_dp_resolve(pl);
 			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
@@ -571,7 +572,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 out_close_nfq:
-	pol_metrics_stop(pl);
+	cxd_metrics_stop(pl->metrics);
 	cxd_nfq_close(pl->nfq);
 	free(pl->nfq);
 out_bank:
