@@ -13,7 +13,7 @@
 #include "common/nfq.h"
 #include "tunnel.h"
 
-struct aud_metrics;
+struct cxd_metrics_feed;
 
 struct aud_dp_stats {
 	uint64_t audited;		/* packets given to the audit */
@@ -37,7 +37,7 @@ struct auditor {
 	uint64_t rand_state;		/* xorshift64*, seeded from getrandom */
 	uint64_t start_mono_ns;
 	int ctl_fd;
-	struct aud_metrics *metrics;	/* NULL without `metrics` (metrics.c) */
+	struct cxd_metrics_feed *metrics;	/* NULL without `metrics` (metrics.c) */
 	const char *config_path;	/* re-read by reload */
 	uint64_t reloads;
 	uint64_t reload_errors;

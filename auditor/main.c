@@ -30,6 +30,7 @@
 
 #include "auditor.h"
 #include "common/ctl.h"
+#include "common/metrics.h"
 #include "common/opts.h"
 #include "common/sig.h"
 #include "metrics.h"
@@ -85,34 +86,27 @@ static void on_signal(int sig)
 		stop_signal = sig;
 }
 
+/* The running auditor's control socket, for the commands below. */
+static int ask(const char *req, const char *what, unsigned int flags)
+{
+	static char buf[CTL_MSG_MAX];
+	const struct cxd_ctl_client c = {
+		"conex-auditor", CTL_NAME,
+		"no auditor running in this network namespace", buf, sizeof(buf),
+	};
+
+	return cxd_ctl_ask(&c, req, what, flags);
+}
+
 /* `conex-auditor reload`: the running auditor re-reads its file. */
 static int cmd_reload(int argc, char **argv)
 {
-	char buf[1024];
-	int ret;
-
 	if (argc != 1) {
 		fprintf(stderr, "conex-auditor: reload: unexpected argument '%s'\n",
 			argv[1]);
 		return EXIT_USAGE;
 	}
-	ret = cxd_ctl_call(CTL_NAME, "reload", buf, sizeof(buf));
-	if (ret == -ENOENT) {
-		fprintf(stderr, "conex-auditor: no auditor running in this "
-			"network namespace\n");
-		return EXIT_FAILURE;
-	}
-	if (ret <= 0) {
-		fprintf(stderr, "conex-auditor: reload: %s\n",
-			ret == 0 ? "empty reply" : strerror(-ret));
-		return EXIT_FAILURE;
-	}
-	if (strcmp(buf, "ok\n") != 0) {
-		fprintf(stderr, "conex-auditor: %s", strncmp(buf, "error: ", 7) == 0 ?
-			buf + 7 : buf);
-		return EXIT_FAILURE;
-	}
-	return 0;
+	return ask("reload", "reload", CXD_CTL_F_QUIET_OK | CXD_CTL_F_OK_ONLY);
 }
 
 static int cmd_stats(int argc, char **argv)
@@ -122,7 +116,6 @@ static int cmd_stats(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static char buf[CTL_MSG_MAX];
 	bool json = false;
 	int ch, ret;
 
@@ -132,32 +125,15 @@ static int cmd_stats(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
 		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
+			return cxd_opts_help(ch, usage_text);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "conex-auditor: stats: unexpected argument '%s'\n",
-			argv[optind]);
-		return EXIT_USAGE;
-	}
-	ret = cxd_ctl_request(CTL_NAME, json, buf, sizeof(buf));
-	if (ret == -ENOENT) {
-		fprintf(stderr, "conex-auditor: no auditor running in this "
-			"network namespace\n");
-		return EXIT_FAILURE;
-	}
-	if (ret <= 0) {
-		fprintf(stderr, "conex-auditor: stats: %s\n",
-			ret == 0 ? "empty reply" : strerror(-ret));
-		return EXIT_FAILURE;
-	}
-	fputs(buf, stdout);
-	return 0;
+	ret = cxd_opts_done(argc, argv, "conex-auditor", "stats", NULL);
+	if (ret >= 0)
+		return ret;
+	/* Any reply goes to stdout with exit 0, an "error: " one too. */
+	return ask(json ? "stats json" : "stats text", "stats", CXD_CTL_F_VERBATIM);
 }
 
 /* Whether the iptables rules (guest interfaces, peer addresses) differ. */
@@ -233,9 +209,21 @@ fail:
 	return -1;
 }
 
-/* "flows N [json|text]": N in 1..AUD_FLOWS_TOP_MAX. */
-static int serve_flows(struct auditor *a, int argc, char **argv, char *buf,
-		       size_t len)
+/* The control requests: "stats|status json|text", "flows N [json|text]", "reload". */
+static int ctl_stats(void *ctx, int argc, char **argv, char *buf, size_t len)
+{
+	(void)argc;
+	return aud_stats_format(ctx, aud_now_ns(), argv[1][0] == 'j', buf, len);
+}
+
+static int ctl_status(void *ctx, int argc, char **argv, char *buf, size_t len)
+{
+	(void)argc;
+	return aud_status_format(ctx, aud_now_ns(), argv[1][0] == 'j', buf, len);
+}
+
+/* N in 1..AUD_FLOWS_TOP_MAX. */
+static int ctl_flows(void *ctx, int argc, char **argv, char *buf, size_t len)
 {
 	uint64_t n;
 	int json = 1;
@@ -247,54 +235,34 @@ static int serve_flows(struct auditor *a, int argc, char **argv, char *buf,
 	if (cx_parse_u64(argv[1], 1, AUD_FLOWS_TOP_MAX, &n) < 0)
 		return snprintf(buf, len, "error: usage: flows: N must be a number "
 				"in 1..%u\n", AUD_FLOWS_TOP_MAX);
-	return aud_flows_format(a, (unsigned int)n, json, buf, len);
+	return aud_flows_format(ctx, (unsigned int)n, json, buf, len);
 }
+
+static int ctl_reload(void *ctx, int argc, char **argv, char *buf, size_t len)
+{
+	char err[512];
+
+	(void)argc;
+	(void)argv;
+	if (reload(ctx, err, sizeof(err)) < 0)
+		return snprintf(buf, len, "error: %s\n", err);
+	return snprintf(buf, len, "ok\n");
+}
+
+/* Flows name tenants' peers and traffic: root only (common/ctl.c). */
+static const struct cxd_ctl_cmd ctl_cmds[] = {
+	{ "stats", 1, 1, true, ctl_stats },
+	{ "status", 1, 1, true, ctl_status },
+	{ "flows", 1, 2, false, ctl_flows },
+	{ "reload", 0, 0, false, ctl_reload },
+};
 
 static void serve_ctl(struct auditor *a)
 {
 	static char buf[CTL_MSG_MAX];
-	char req[CXD_CTL_REQ_MAX], err[512];
-	char *argv[4], *save = NULL, *tok;
-	int cfd, n, argc = 0;
-	uid_t uid;
 
-	cfd = cxd_ctl_accept_req(a->ctl_fd, req, sizeof(req), &uid);
-	if (cfd < 0) {
-		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
-			cx_log_debug("control socket: %s", strerror(-cfd));
-		return;
-	}
-	for (tok = strtok_r(req, " \n", &save); tok && argc < 4;
-	     tok = strtok_r(NULL, " \n", &save))
-		argv[argc++] = tok;
-	/* Flows name tenants' peers and traffic: the operator's only. */
-	if (uid != 0) {
-		n = snprintf(buf, sizeof(buf), "error: permission denied: the "
-			     "control socket is root-only\n");
-	} else if (argc == 2 && (strcmp(argv[0], "stats") == 0 ||
-				 strcmp(argv[0], "status") == 0) &&
-		   (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "text") == 0)) {
-		if (strcmp(argv[0], "stats") == 0)
-			n = aud_stats_format(a, aud_now_ns(), argv[1][0] == 'j',
-					     buf, sizeof(buf));
-		else
-			n = aud_status_format(a, aud_now_ns(), argv[1][0] == 'j',
-					      buf, sizeof(buf));
-	} else if ((argc == 2 || argc == 3) && strcmp(argv[0], "flows") == 0) {
-		n = serve_flows(a, argc, argv, buf, sizeof(buf));
-	} else if (argc == 1 && strcmp(argv[0], "reload") == 0) {
-		if (reload(a, err, sizeof(err)) < 0)
-			n = snprintf(buf, sizeof(buf), "error: %s\n", err);
-		else
-			n = snprintf(buf, sizeof(buf), "ok\n");
-	} else {
-		n = snprintf(buf, sizeof(buf), "error: usage: unknown request\n");
-	}
-	if (n < 0)
-		n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		n = (int)strlen(buf);
-	cxd_ctl_reply(cfd, buf, (size_t)n);
+	cxd_ctl_serve(a->ctl_fd, ctl_cmds, sizeof(ctl_cmds) / sizeof(ctl_cmds[0]),
+		      a, buf, sizeof(buf));
 }
 
 /*
@@ -331,7 +299,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 		}
 		now_ns = aud_now_ns();
 		aud_tun_tick(&a->tun, now_ns);
-		aud_metrics_tick(a, now_ns);
+		cxd_metrics_tick(a->metrics, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			aud_dp_resolve(a);
 			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
@@ -513,7 +481,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 out_close_nfq:
-	aud_metrics_stop(a);
+	cxd_metrics_stop(a->metrics);
 	cxd_nfq_close(a->nfq);
 	free(a->nfq);
 out_fini_tun:

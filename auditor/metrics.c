@@ -7,31 +7,18 @@
  * series exist only as conex_auditor_guest_info, for joins.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <conex/log.h>
 
 #include "auditor.h"
 #include "common/metrics.h"
 #include "common/prom.h"
 #include "metrics.h"
 
-/* As conex-policer's: once a second, the finest useful scrape interval. */
-#define REFRESH_NS		1000000000ULL
 /* 64 peers of 7 families and the global families fit in a tenth of it. */
 #define PAGE_MAX_BYTES		(256 * 1024)
 #define HOST_STRLEN		11	/* a uint32_t in decimal, NUL */
-
-struct aud_metrics {
-	struct cxd_metrics *srv;
-	char *page;
-	uint64_t next_ns;
-	bool warned;
-};
 
 struct fam {
 	const char *name;
@@ -350,58 +337,14 @@ int aud_metrics_format(const struct auditor *a, uint64_t now_ns, char *buf,
 	return cxd_prom_end(&p);
 }
 
+/* The page as common/metrics.c asks for it. */
+static int page(const void *arg, uint64_t now_ns, char *buf, size_t len)
+{
+	return aud_metrics_format(arg, now_ns, buf, len);
+}
+
 int aud_metrics_start(struct auditor *a, uint64_t now_ns)
 {
-	struct aud_metrics *m;
-	char err[256];
-
-	if (a->cfg.metrics.family == 0)
-		return 0;
-	m = calloc(1, sizeof(*m));
-	if (m == NULL || (m->page = malloc(PAGE_MAX_BYTES)) == NULL) {
-		free(m);
-		cx_log_warnx("metrics: out of memory");
-		return -1;
-	}
-	m->srv = cxd_metrics_new(&a->cfg.metrics, PAGE_MAX_BYTES, err, sizeof(err));
-	if (m->srv == NULL) {
-		cx_log_warnx("%s", err);
-		free(m->page);
-		free(m);
-		return -1;
-	}
-	a->metrics = m;
-	/* The first page before the first scrape can arrive. */
-	aud_metrics_tick(a, now_ns);
-	cxd_hostport_format(&a->cfg.metrics, err, sizeof(err));
-	cx_log_info("metrics on http://%s" CXD_METRICS_PATH, err);
-	return 0;
-}
-
-void aud_metrics_tick(struct auditor *a, uint64_t now_ns)
-{
-	struct aud_metrics *m = a->metrics;
-	int n;
-
-	if (m == NULL || now_ns < m->next_ns)
-		return;
-	m->next_ns = now_ns + REFRESH_NS;
-	n = aud_metrics_format(a, now_ns, m->page, PAGE_MAX_BYTES);
-	if (n >= 0)
-		n = cxd_metrics_publish(m->srv, m->page, (size_t)n);
-	/* The last good page stays served. */
-	if (n < 0 && !m->warned) {
-		cx_log_warnx("metrics: page not refreshed: %s", strerror(-n));
-		m->warned = true;
-	}
-}
-
-void aud_metrics_stop(struct auditor *a)
-{
-	if (a->metrics == NULL)
-		return;
-	cxd_metrics_free(a->metrics->srv);
-	free(a->metrics->page);
-	free(a->metrics);
-	a->metrics = NULL;
+	return cxd_metrics_start(&a->metrics, &a->cfg.metrics, PAGE_MAX_BYTES,
+				 page, a, now_ns);
 }

@@ -12,14 +12,12 @@
 
 struct auditor;
 
-/* Start serving if configured (a->metrics stays NULL if not). 0, or -1 logged. */
+/*
+ * Start serving if configured (a->metrics stays NULL if not); the loop
+ * refreshes the page with cxd_metrics_tick() and teardown ends it with
+ * cxd_metrics_stop() (common/metrics.h). 0, or -1 logged.
+ */
 int aud_metrics_start(struct auditor *a, uint64_t now_ns);
-
-/* From the loop: re-format and publish when the page is due. */
-void aud_metrics_tick(struct auditor *a, uint64_t now_ns);
-
-/* Stop serving; accepts an auditor without metrics. */
-void aud_metrics_stop(struct auditor *a);
 
 /* The exposition text into buf: its length, -ENOSPC or -EINVAL (prom.h). */
 int aud_metrics_format(const struct auditor *a, uint64_t now_ns, char *buf,

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 
@@ -18,7 +17,6 @@
 
 #include "auditor.h"
 #include "common/out.h"
-#include "common/version.h"
 
 static void audit_counters(struct cxd_out *o, const struct cx_audit_counters *c)
 {
@@ -165,18 +163,6 @@ int aud_stats_format(const struct auditor *a, uint64_t now_ns, int json,
 	return (int)o.used;
 }
 
-/* A value cxd_out_str() can write as is (see policer/stats.c). */
-static const char *plain(const char *s)
-{
-	const char *c;
-
-	for (c = s; *c; c++)
-		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' ||
-		    (unsigned char)*c >= 0x7f)
-			return "(unprintable)";
-	return s;
-}
-
 int aud_status_format(const struct auditor *a, uint64_t now_ns, int json,
 		      char *buf, size_t len)
 {
@@ -189,14 +175,10 @@ int aud_status_format(const struct auditor *a, uint64_t now_ns, int json,
 	for (i = 0; i < a->tun.n_peers; i++)
 		fb_sent += a->tun.peers[i].fb_sent;
 	cxd_out_init(&o, buf, len, json);
-	cxd_out_begin(&o);
-	cxd_out_str(&o, "daemon", "conex-auditor");
-	cxd_out_str(&o, "version", CXD_VERSION);
-	cxd_out_u64(&o, "pid", (uint64_t)getpid());
-	cxd_out_u64(&o, "uptime_ms", (now_ns - a->start_mono_ns) / 1000000ULL);
-	cxd_out_str(&o, "config", plain(a->config_path ? a->config_path : "-"));
-	cxd_out_u64(&o, "queue", a->cfg.queue);
-	cxd_out_u64(&o, "fail_open", a->cfg.fail_open);
+	cxd_out_status_begin(&o, "conex-auditor",
+			     (now_ns - a->start_mono_ns) / 1000000ULL,
+			     a->config_path ? a->config_path : "-", a->cfg.queue,
+			     a->cfg.fail_open);
 	cxd_out_u64(&o, "guests_n", a->cfg.n_guests);
 	cxd_out_u64(&o, "peers_n", a->cfg.n_peers);
 	cxd_out_u64(&o, "flow_capacity", a->cfg.audit.flow_capacity);

@@ -5,13 +5,18 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <conex/log.h>
+
 #include "ctl.h"
+#include "opts.h"
 
 #define CTL_TIMEOUT_MS	1000
 #define CTL_BACKLOG	8
@@ -171,4 +176,96 @@ out_close:
 int cxd_ctl_request(const char *name, bool json, char *buf, size_t len)
 {
 	return cxd_ctl_call(name, json ? "stats json" : "stats text", buf, len);
+}
+
+/* Words of req, split in place; at most max of them. */
+static int split(char *req, char **argv, int max)
+{
+	char *save = NULL, *tok;
+	int argc = 0;
+
+	for (tok = strtok_r(req, " \n", &save); tok && argc < max;
+	     tok = strtok_r(NULL, " \n", &save))
+		argv[argc++] = tok;
+	return argc;
+}
+
+static const struct cxd_ctl_cmd *lookup(const struct cxd_ctl_cmd *cmds,
+					size_t n_cmds, int argc, char **argv)
+{
+	size_t i;
+
+	if (argc == 0)
+		return NULL;
+	for (i = 0; i < n_cmds; i++) {
+		if (strcmp(argv[0], cmds[i].name) != 0 ||
+		    argc - 1 < cmds[i].args_min || argc - 1 > cmds[i].args_max)
+			continue;
+		if (cmds[i].format && (argc < 2 || (strcmp(argv[1], "json") != 0 &&
+						    strcmp(argv[1], "text") != 0)))
+			continue;
+		return &cmds[i];
+	}
+	return NULL;
+}
+
+void cxd_ctl_serve(int lfd, const struct cxd_ctl_cmd *cmds, size_t n_cmds,
+		   void *ctx, char *buf, size_t len)
+{
+	char req[CXD_CTL_REQ_MAX], *argv[CXD_CTL_ARGS_MAX];
+	const struct cxd_ctl_cmd *cmd;
+	int cfd, n, argc;
+	uid_t uid;
+
+	cfd = cxd_ctl_accept_req(lfd, req, sizeof(req), &uid);
+	if (cfd < 0) {
+		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
+			cx_log_debug("control socket: %s", strerror(-cfd));
+		return;
+	}
+	argc = split(req, argv, CXD_CTL_ARGS_MAX);
+	cmd = lookup(cmds, n_cmds, argc, argv);
+	/* Tenants' allowances, peers and traffic: the operator's only. */
+	if (uid != 0)
+		n = snprintf(buf, len, "error: permission denied: the "
+			     "control socket is root-only\n");
+	else if (cmd != NULL)
+		n = cmd->run(ctx, argc, argv, buf, len);
+	else
+		n = snprintf(buf, len, "error: usage: unknown request\n");
+	if (n < 0)
+		n = snprintf(buf, len, "error: %s\n", strerror(-n));
+	if (n < 0 || (size_t)n >= len)
+		n = (int)strlen(buf);
+	cxd_ctl_reply(cfd, buf, (size_t)n);
+}
+
+int cxd_ctl_ask(const struct cxd_ctl_client *c, const char *req,
+		const char *what, unsigned int flags)
+{
+	int ret;
+
+	ret = cxd_ctl_call(c->name, req, c->buf, c->len);
+	if (ret == -ENOENT) {
+		fprintf(stderr, "%s: %s\n", c->prog, c->absent);
+		return EXIT_FAILURE;
+	}
+	if (ret <= 0) {
+		fprintf(stderr, "%s: %s%s%s\n", c->prog, what ? what : "",
+			what ? ": " : "", ret == 0 ? "empty reply" : strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	if ((flags & CXD_CTL_F_OK_ONLY) && strcmp(c->buf, "ok\n") != 0) {
+		fprintf(stderr, "%s: %s", c->prog, strncmp(c->buf, "error: ", 7) == 0 ?
+			c->buf + 7 : c->buf);
+		return EXIT_FAILURE;
+	}
+	if (!(flags & CXD_CTL_F_VERBATIM) && strncmp(c->buf, "error: ", 7) == 0) {
+		fprintf(stderr, "%s: %s", c->prog, c->buf + 7);
+		return strncmp(c->buf + 7, "usage", 5) == 0 ? CXD_EXIT_USAGE :
+							      EXIT_FAILURE;
+	}
+	if (!(flags & CXD_CTL_F_QUIET_OK) || strcmp(c->buf, "ok\n") != 0)
+		fputs(c->buf, stdout);
+	return 0;
 }

@@ -52,4 +52,58 @@ int cxd_ctl_request(const char *name, bool json, char *buf, size_t len);
 /* The same with any request (shorter than CXD_CTL_REQ_MAX; else -E2BIG). */
 int cxd_ctl_call(const char *name, const char *req, char *buf, size_t len);
 
+/* Most words of a request taken, the command's name included. */
+#define CXD_CTL_ARGS_MAX	4
+
+/*
+ * One entry of a daemon's command table: the request's first word, how
+ * many words may follow it, and whether the first of them must be "json"
+ * or "text". run() writes the reply into buf (NUL-terminated) and returns
+ * its length, or -errno to reply "error: <strerror>".
+ */
+struct cxd_ctl_cmd {
+	const char *name;
+	int args_min;
+	int args_max;
+	bool format;
+	int (*run)(void *ctx, int argc, char **argv, char *buf, size_t len);
+};
+
+/*
+ * Serve one client of the listening lfd: split its request into words
+ * (spaces and newlines separate them), refuse a peer that is not root,
+ * run the matching command of cmds with ctx, else reply "error: usage:
+ * unknown request". The reply is built in buf (len bytes) and a cut one
+ * is sent as far as it fits. Accept errors other than EAGAIN are logged
+ * at debug level: a client that went away is its own problem.
+ */
+void cxd_ctl_serve(int lfd, const struct cxd_ctl_cmd *cmds, size_t n_cmds,
+		   void *ctx, char *buf, size_t len);
+
+/* The command-line side of a daemon ("conex-policer stats"). */
+struct cxd_ctl_client {
+	const char *prog;	/* prefixes every message: "conex-policer" */
+	const char *name;	/* the daemon's control socket */
+	const char *absent;	/* said when no daemon holds name here */
+	char *buf;		/* for the reply */
+	size_t len;
+};
+
+enum {
+	CXD_CTL_F_QUIET_OK = 1U << 0,	/* a reply "ok\n" prints nothing */
+	CXD_CTL_F_VERBATIM = 1U << 1,	/* any reply goes to stdout as is */
+	CXD_CTL_F_OK_ONLY = 1U << 2,	/* any reply but "ok\n" is a failure */
+};
+
+/*
+ * Send req and print the reply on stdout. On stderr: "PROG: ABSENT" when
+ * no daemon runs here, "PROG: WHAT: reason" ("PROG: reason" if what is
+ * NULL) when the exchange fails, "PROG: text" for a reply "error: text"
+ * (unless CXD_CTL_F_VERBATIM; with CXD_CTL_F_OK_ONLY, for any reply but
+ * "ok\n", "error: " dropped). Returns the exit status: 0, EXIT_FAILURE,
+ * or CXD_EXIT_USAGE for a reply "error: usage..." (not with OK_ONLY).
+ */
+int cxd_ctl_ask(const struct cxd_ctl_client *c, const char *req,
+		const char *what, unsigned int flags);
+
 #endif

@@ -16,6 +16,8 @@
 
 #include <microhttpd.h>
 
+#include <conex/log.h>
+
 #include "metrics.h"
 #include "prom.h"
 
@@ -23,6 +25,11 @@
 #define CONN_LIMIT		8
 #define CONN_TIMEOUT_S		10
 #define LISTEN_BACKLOG		16
+/*
+ * Pages are re-formatted once a second: Prometheus scrapes every 15 s by
+ * default, 1 s at the finest that is useful.
+ */
+#define REFRESH_NS		1000000000ULL
 
 struct cxd_metrics {
 	struct MHD_Daemon *mhd;
@@ -32,6 +39,16 @@ struct cxd_metrics {
 	size_t page_len;
 	size_t page_max;
 	bool published;
+};
+
+struct cxd_metrics_feed {
+	struct cxd_metrics *srv;
+	char *page;
+	size_t page_max;
+	int (*format)(const void *arg, uint64_t now_ns, char *buf, size_t len);
+	const void *arg;
+	uint64_t next_ns;
+	bool warned;		/* a page did not fit or failed: said once */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
@@ -201,4 +218,64 @@ int cxd_metrics_publish(struct cxd_metrics *m, const char *text, size_t len)
 const struct cxd_hostport *cxd_metrics_addr(const struct cxd_metrics *m)
 {
 	return &m->addr;
+}
+
+int cxd_metrics_start(struct cxd_metrics_feed **out,
+		      const struct cxd_hostport *hp, size_t page_max,
+		      int (*format)(const void *arg, uint64_t now_ns,
+				    char *buf, size_t len),
+		      const void *arg, uint64_t now_ns)
+{
+	struct cxd_metrics_feed *f;
+	char err[256];
+
+	if (hp->family == 0)
+		return 0;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->page = malloc(page_max)) == NULL) {
+		free(f);
+		cx_log_warnx("metrics: out of memory");
+		return -1;
+	}
+	f->srv = cxd_metrics_new(hp, page_max, err, sizeof(err));
+	if (f->srv == NULL) {
+		cx_log_warnx("%s", err);
+		free(f->page);
+		free(f);
+		return -1;
+	}
+	f->page_max = page_max;
+	f->format = format;
+	f->arg = arg;
+	*out = f;
+	cxd_metrics_tick(f, now_ns);
+	cxd_hostport_format(hp, err, sizeof(err));
+	cx_log_info("metrics on http://%s" CXD_METRICS_PATH, err);
+	return 0;
+}
+
+void cxd_metrics_tick(struct cxd_metrics_feed *f, uint64_t now_ns)
+{
+	int n;
+
+	if (f == NULL || now_ns < f->next_ns)
+		return;
+	f->next_ns = now_ns + REFRESH_NS;
+	n = f->format(f->arg, now_ns, f->page, f->page_max);
+	if (n >= 0)
+		n = cxd_metrics_publish(f->srv, f->page, (size_t)n);
+	/* The last good page stays served. */
+	if (n < 0 && !f->warned) {
+		cx_log_warnx("metrics: page not refreshed: %s", strerror(-n));
+		f->warned = true;
+	}
+}
+
+void cxd_metrics_stop(struct cxd_metrics_feed *f)
+{
+	if (f == NULL)
+		return;
+	cxd_metrics_free(f->srv);
+	free(f->page);
+	free(f);
 }

@@ -12,6 +12,7 @@
 #define CXD_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hostport.h"
 
@@ -35,5 +36,34 @@ int cxd_metrics_publish(struct cxd_metrics *m, const char *text, size_t len);
 
 /* The address it listens on, as given to cxd_metrics_new(). */
 const struct cxd_hostport *cxd_metrics_addr(const struct cxd_metrics *m);
+
+/*
+ * A daemon's endpoint with its page: the server above plus the refresh
+ * from the daemon's loop. format(arg, now_ns, buf, len) writes the whole
+ * exposition text into buf and returns its length or -errno (prom.h);
+ * it runs on the loop's thread only.
+ */
+struct cxd_metrics_feed;
+
+/*
+ * Serve on hp if configured (family 0: not, *out stays NULL). The first
+ * page is formatted at once, before the first scrape can arrive. 0, or -1
+ * after logging why (nothing is left to stop).
+ */
+int cxd_metrics_start(struct cxd_metrics_feed **out,
+		      const struct cxd_hostport *hp, size_t page_max,
+		      int (*format)(const void *arg, uint64_t now_ns,
+				    char *buf, size_t len),
+		      const void *arg, uint64_t now_ns);
+
+/*
+ * From the loop: re-format and publish when the page is due (once a
+ * second). A page that fails leaves the last good one served and is
+ * logged once. Accepts NULL.
+ */
+void cxd_metrics_tick(struct cxd_metrics_feed *f, uint64_t now_ns);
+
+/* Stop serving and free f. Accepts NULL. */
+void cxd_metrics_stop(struct cxd_metrics_feed *f);
 
 #endif

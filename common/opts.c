@@ -32,18 +32,31 @@ int cxd_opts_parse(int argc, char **argv, const char *prog,
 		case 'D':
 			o->debug = true;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
 		default:
-			fputs(usage, stderr);
-			return CXD_EXIT_USAGE;
+			return cxd_opts_help(ch, usage);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
-		fputs(usage, stderr);
-		return CXD_EXIT_USAGE;
+	return cxd_opts_done(argc, argv, prog, NULL, usage);
+}
+
+int cxd_opts_help(int ch, const char *usage)
+{
+	if (ch == 'h') {
+		fputs(usage, stdout);
+		return 0;
 	}
-	return -1;
+	fputs(usage, stderr);
+	return CXD_EXIT_USAGE;
+}
+
+int cxd_opts_done(int argc, char **argv, const char *prog, const char *cmd,
+		  const char *usage)
+{
+	if (optind == argc)
+		return -1;
+	fprintf(stderr, "%s: %s%sunexpected argument '%s'\n", prog,
+		cmd ? cmd : "", cmd ? ": " : "", argv[optind]);
+	if (usage)
+		fputs(usage, stderr);
+	return CXD_EXIT_USAGE;
 }

@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "out.h"
+#include "version.h"
 
 void cxd_out_init(struct cxd_out *o, char *buf, size_t len, bool json)
 {
@@ -137,4 +139,29 @@ void cxd_out_item_end(struct cxd_out *o)
 {
 	cxd_out_put(o, o->json ? "}" : "\n");
 	o->depth--;
+}
+
+const char *cxd_out_plain(const char *s)
+{
+	const char *c;
+
+	for (c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' ||
+		    (unsigned char)*c >= 0x7f)
+			return "(unprintable)";
+	return s;
+}
+
+void cxd_out_status_begin(struct cxd_out *o, const char *daemon,
+			  uint64_t uptime_ms, const char *config_path,
+			  unsigned int queue, bool fail_open)
+{
+	cxd_out_begin(o);
+	cxd_out_str(o, "daemon", daemon);
+	cxd_out_str(o, "version", CXD_VERSION);
+	cxd_out_u64(o, "pid", (uint64_t)getpid());
+	cxd_out_u64(o, "uptime_ms", uptime_ms);
+	cxd_out_str(o, "config", cxd_out_plain(config_path));
+	cxd_out_u64(o, "queue", queue);
+	cxd_out_u64(o, "fail_open", fail_open);
 }

@@ -35,6 +35,22 @@ void cxd_out_i64(struct cxd_out *o, const char *key, int64_t v);
 /* v must not need JSON escaping (names from config are a safe alphabet). */
 void cxd_out_str(struct cxd_out *o, const char *key, const char *v);
 
+/*
+ * A configuration path or other free text as cxd_out_str() can write it:
+ * s itself, or "(unprintable)" if JSON or the text format ("key value",
+ * one word) could not carry it unescaped.
+ */
+const char *cxd_out_plain(const char *s);
+
+/*
+ * The head of every daemon's `status` reply (conexctl status): begins the
+ * object, then daemon, version, pid, uptime_ms, config (plain), queue and
+ * fail_open.
+ */
+void cxd_out_status_begin(struct cxd_out *o, const char *daemon,
+			  uint64_t uptime_ms, const char *config_path,
+			  unsigned int queue, bool fail_open);
+
 /* The top-level object: { ... } in JSON, nothing in text. */
 void cxd_out_begin(struct cxd_out *o);
 /* Closes it; returns the length, or -ENOSPC if anything did not fit. */

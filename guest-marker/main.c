@@ -26,6 +26,7 @@
 #include <conex/parse.h>
 
 #include "common/ctl.h"
+#include "common/opts.h"
 #include "common/sig.h"
 #include "config.h"
 #include "datapath.h"
@@ -141,28 +142,13 @@ static int load_config(struct cxm_config *cfg, const char *path, const char *dev
 /* One request to the marker on ifname; the reply printed. */
 static int client(const char *ifname, const char *req, bool quiet_ok)
 {
-	char buf[CTL_MSG_MAX], name[CTL_NAME_MAX];
-	int ret;
+	char buf[CTL_MSG_MAX], name[CTL_NAME_MAX], absent[IF_NAMESIZE + 64];
+	const struct cxd_ctl_client c = { "conex-marker", name, absent, buf, sizeof(buf) };
 
 	snprintf(name, sizeof(name), "%s%s", CTL_PREFIX, ifname);
-	ret = cxd_ctl_call(name, req, buf, sizeof(buf));
-	if (ret == -ENOENT) {
-		fprintf(stderr, "conex-marker: no marker running on %s "
-			"(in this network namespace)\n", ifname);
-		return EXIT_FAILURE;
-	}
-	if (ret <= 0) {
-		fprintf(stderr, "conex-marker: %s: %s\n", req,
-			ret == 0 ? "empty reply" : strerror(-ret));
-		return EXIT_FAILURE;
-	}
-	if (strncmp(buf, "error: ", 7) == 0) {
-		fprintf(stderr, "conex-marker: %s", buf + 7);
-		return strncmp(buf + 7, "usage", 5) == 0 ? EXIT_USAGE : EXIT_FAILURE;
-	}
-	if (!quiet_ok || strcmp(buf, "ok\n") != 0)
-		fputs(buf, stdout);
-	return 0;
+	snprintf(absent, sizeof(absent), "no marker running on %s (in this "
+		 "network namespace)", ifname);
+	return cxd_ctl_ask(&c, req, req, quiet_ok ? CXD_CTL_F_QUIET_OK : 0);
 }
 
 /* `stats` and `reload`: argv[0] is the command. */
@@ -179,7 +165,7 @@ static int cmd_client(int argc, char **argv)
 	const char *dev = NULL, *path = NULL;
 	bool stats = strcmp(argv[0], "stats") == 0, json = false;
 	char err[512];
-	int ch;
+	int ch, ret;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "d:c:jh", longopts, NULL)) != -1) {
@@ -197,19 +183,13 @@ static int cmd_client(int argc, char **argv)
 			}
 			json = true;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
 		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
+			return cxd_opts_help(ch, usage_text);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "conex-marker: %s: unexpected argument '%s'\n",
-			argv[0], argv[optind]);
-		return EXIT_USAGE;
-	}
+	ret = cxd_opts_done(argc, argv, "conex-marker", argv[0], NULL);
+	if (ret >= 0)
+		return ret;
 	/*
 	 * Only the interface is needed, and --dev names it without the file:
 	 * a file just edited into an error must not stop a `reload` that the
@@ -489,19 +469,13 @@ int main(int argc, char **argv)
 		case 'D':
 			debug = true;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
 		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
+			return cxd_opts_help(ch, usage_text);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "conex-marker: unexpected argument '%s'\n", argv[optind]);
-		fputs(usage_text, stderr);
-		return EXIT_USAGE;
-	}
+	ret = cxd_opts_done(argc, argv, "conex-marker", NULL, usage_text);
+	if (ret >= 0)
+		return ret;
 
 	if (load_config(&ctx.cfg, ctx.conf_path, ctx.dev, err, sizeof(err)) < 0) {
 		fprintf(stderr, "conex-marker: %s\n", err);

@@ -33,6 +33,7 @@
 #include "bank.h"
 #include "common/conffile.h"
 #include "common/ctl.h"
+#include "common/metrics.h"
 #include "common/opts.h"
 #include "common/sig.h"
 #include "metrics.h"
@@ -106,26 +107,12 @@ static void on_signal(int sig)
 static int client(const char *req, bool quiet_ok)
 {
 	static char buf[CTL_MSG_MAX];
-	int ret;
+	const struct cxd_ctl_client c = {
+		"conex-policer", CTL_NAME,
+		"no policer running in this network namespace", buf, sizeof(buf),
+	};
 
-	ret = cxd_ctl_call(CTL_NAME, req, buf, sizeof(buf));
-	if (ret == -ENOENT) {
-		fprintf(stderr, "conex-policer: no policer running in this "
-			"network namespace\n");
-		return EXIT_FAILURE;
-	}
-	if (ret <= 0) {
-		fprintf(stderr, "conex-policer: %s\n",
-			ret == 0 ? "empty reply" : strerror(-ret));
-		return EXIT_FAILURE;
-	}
-	if (strncmp(buf, "error: ", 7) == 0) {
-		fprintf(stderr, "conex-policer: %s", buf + 7);
-		return strncmp(buf + 7, "usage", 5) == 0 ? EXIT_USAGE : EXIT_FAILURE;
-	}
-	if (!quiet_ok || strcmp(buf, "ok\n") != 0)
-		fputs(buf, stdout);
-	return 0;
+	return cxd_ctl_ask(&c, req, NULL, quiet_ok ? CXD_CTL_F_QUIET_OK : 0);
 }
 
 static int cmd_client(int argc, char **argv)
@@ -311,51 +298,69 @@ static int set_allowance(struct policer *pl, const char *tenant,
 	return snprintf(reply, len, "ok\n");
 }
 
+/* What the control requests work on: the policer and its file. */
+struct ctl_ctx {
+	struct policer *pl;
+	const char *path;
+};
+
+/*
+ * The control requests: "stats|status json|text", "set-allowance TENANT
+ * BPS", "reload".
+ */
+static int ctl_stats(void *arg, int argc, char **argv, char *buf, size_t len)
+{
+	const struct ctl_ctx *c = arg;
+
+	(void)argc;
+	return pol_stats_format(c->pl, pol_now_ns(), argv[1][0] == 'j', buf, len);
+}
+
+static int ctl_status(void *arg, int argc, char **argv, char *buf, size_t len)
+{
+	const struct ctl_ctx *c = arg;
+
+	(void)argc;
+	return pol_status_format(c->pl, pol_now_ns(), argv[1][0] == 'j', c->path,
+				 buf, len);
+}
+
+static int ctl_set_allowance(void *arg, int argc, char **argv, char *buf,
+			     size_t len)
+{
+	const struct ctl_ctx *c = arg;
+
+	(void)argc;
+	return set_allowance(c->pl, argv[1], argv[2], buf, len);
+}
+
+static int ctl_reload(void *arg, int argc, char **argv, char *buf, size_t len)
+{
+	const struct ctl_ctx *c = arg;
+	char err[512];
+
+	(void)argc;
+	(void)argv;
+	if (reload(c->pl, c->path, err, sizeof(err)) < 0)
+		return snprintf(buf, len, "error: %s\n", err);
+	return snprintf(buf, len, "ok\n");
+}
+
+/* Tenants' allowances and traffic: root only (common/ctl.c). */
+static const struct cxd_ctl_cmd ctl_cmds[] = {
+	{ "stats", 1, 1, true, ctl_stats },
+	{ "status", 1, 1, true, ctl_status },
+	{ "set-allowance", 2, 2, false, ctl_set_allowance },
+	{ "reload", 0, 0, false, ctl_reload },
+};
+
 static void serve_ctl(struct policer *pl, const char *path)
 {
 	static char buf[CTL_MSG_MAX];
-	char req[CXD_CTL_REQ_MAX], err[512];
-	char *argv[4], *save = NULL, *tok;
-	int cfd, n, argc = 0;
-	uid_t uid;
+	struct ctl_ctx c = { pl, path };
 
-	cfd = cxd_ctl_accept_req(pl->ctl_fd, req, sizeof(req), &uid);
-	if (cfd < 0) {
-		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
-			cx_log_debug("control socket: %s", strerror(-cfd));
-		return;
-	}
-	for (tok = strtok_r(req, " ", &save); tok && argc < 4;
-	     tok = strtok_r(NULL, " ", &save))
-		argv[argc++] = tok;
-	/* Tenants' allowances and traffic are the operator's business only. */
-	if (uid != 0) {
-		n = snprintf(buf, sizeof(buf), "error: permission denied: the "
-			     "control socket is root-only\n");
-	} else if (argc == 2 && (strcmp(argv[0], "stats") == 0 ||
-				 strcmp(argv[0], "status") == 0) &&
-		   (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "text") == 0)) {
-		if (strcmp(argv[0], "stats") == 0)
-			n = pol_stats_format(pl, pol_now_ns(), argv[1][0] == 'j',
-					     buf, sizeof(buf));
-		else
-			n = pol_status_format(pl, pol_now_ns(), argv[1][0] == 'j',
-					      path, buf, sizeof(buf));
-		if (n < 0)
-			n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
-	} else if (argc == 3 && strcmp(argv[0], "set-allowance") == 0) {
-		n = set_allowance(pl, argv[1], argv[2], buf, sizeof(buf));
-	} else if (argc == 1 && strcmp(argv[0], "reload") == 0) {
-		if (reload(pl, path, err, sizeof(err)) < 0)
-			n = snprintf(buf, sizeof(buf), "error: %s\n", err);
-		else
-			n = snprintf(buf, sizeof(buf), "ok\n");
-	} else {
-		n = snprintf(buf, sizeof(buf), "error: usage: unknown request\n");
-	}
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		n = (int)strlen(buf);
-	cxd_ctl_reply(cfd, buf, (size_t)n);
+	cxd_ctl_serve(pl->ctl_fd, ctl_cmds, sizeof(ctl_cmds) / sizeof(ctl_cmds[0]),
+		      &c, buf, sizeof(buf));
 }
 
 /*
@@ -388,7 +393,7 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 		now_ns = pol_now_ns();
 		pol_fb_receive(pl, now_ns);
 		pol_bank_tick(pl, now_ns);
-		pol_metrics_tick(pl, now_ns);
+		cxd_metrics_tick(pl->metrics, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			pol_dp_resolve(pl);
 			next_resolve_ns = now_ns + RESOLVE_EVERY_NS;
@@ -571,7 +576,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 out_close_nfq:
-	pol_metrics_stop(pl);
+	cxd_metrics_stop(pl->metrics);
 	cxd_nfq_close(pl->nfq);
 	free(pl->nfq);
 out_bank:

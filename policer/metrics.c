@@ -5,13 +5,9 @@
  * _total, ratios are 0..1. Every per-tenant series has tenant="NAME" and,
  * when host_id is set, host="ID".
  */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <conex/log.h>
 
 #include "bank.h"
 #include "common/metrics.h"
@@ -20,83 +16,111 @@
 #include "policer.h"
 
 /*
- * Once a second: Prometheus scrapes every 15 s by default, 1 s at the
- * finest that is useful; formatting 64 tenants takes tens of microseconds.
+ * About 200 bytes per sample line with the longest names and labels;
+ * formatting 64 tenants (once a second) takes tens of microseconds.
  */
-#define REFRESH_NS		1000000000ULL
-/* About 200 bytes per sample line with the longest names and labels. */
 #define PAGE_MAX_BYTES		(512 * 1024)
 #define HOST_STRLEN		11	/* a uint32_t in decimal, NUL */
 
-struct pol_metrics {
-	struct cxd_metrics *srv;
-	char *page;
-	uint64_t next_ns;
-	bool warned;		/* a page did not fit or failed: said once */
+/* Where a per-tenant family's value comes from. */
+enum tenant_value {
+	TV_ALLOWANCE,		/* configured, bits per second */
+	TV_BURST,		/* configured, bytes */
+	TV_PEAK_RATE,		/* of the bucket, bits per second */
+	TV_TOKENS,		/* bucket level now, bytes, may be negative */
+	TV_PEAK_TOKENS,		/* peak-rate bucket level now, bytes */
+	TV_DROP_P,		/* 0..1 */
+	TV_OVER,		/* 0 or 1 */
+	TV_OVER_S,		/* seconds */
+	TV_RT,			/* uint64_t at off in struct pol_tenant_rt */
+	TV_BUCKET,		/* uint64_t at off in struct cx_police_counters */
 };
 
-/* Counters kept in struct pol_tenant_rt, one family each. */
-static const struct {
+#define RT(f)		TV_RT, offsetof(struct pol_tenant_rt, f)
+#define BUCKET(f)	TV_BUCKET, offsetof(struct cx_police_counters, f)
+
+/* The families of one sample per tenant, in the page's order. */
+static const struct tenant_family {
 	const char *name;
+	enum cxd_prom_type type;
 	const char *help;
+	enum tenant_value value;
 	size_t off;
-} tenant_counters[] = {
-	{ "conex_policer_tenant_packets_total",
-	  "Packets from the tenant's guests seen by the policer.",
-	  offsetof(struct pol_tenant_rt, packets) },
-	{ "conex_policer_tenant_bytes_total",
-	  "Bytes from the tenant's guests seen by the policer.",
-	  offsetof(struct pol_tenant_rt, bytes) },
-	{ "conex_policer_tenant_conex_packets_total",
-	  "ConEx-capable packets (X set), forwarded directly.",
-	  offsetof(struct pol_tenant_rt, conex_packets) },
-	{ "conex_policer_tenant_conex_bytes_total",
-	  "Bytes of ConEx-capable packets.",
-	  offsetof(struct pol_tenant_rt, conex_bytes) },
-	{ "conex_policer_tenant_forgiven_bytes_total",
+} tenant_families[] = {
+	{ "conex_policer_tenant_allowance_bits_per_second", CXD_PROM_GAUGE,
+	  "Congestion allowance: congested bits per second the tenant may cause.",
+	  TV_ALLOWANCE, 0 },
+	{ "conex_policer_tenant_burst_bytes", CXD_PROM_GAUGE,
+	  "Depth of the tenant's congestion bucket.", TV_BURST, 0 },
+	{ "conex_policer_tenant_peak_bits_per_second", CXD_PROM_GAUGE,
+	  "Peak congestion rate the tenant may reach.", TV_PEAK_RATE, 0 },
+	{ "conex_policer_tenant_tokens_bytes", CXD_PROM_GAUGE,
+	  "Level of the tenant's congestion bucket (negative: in debt).",
+	  TV_TOKENS, 0 },
+	{ "conex_policer_tenant_peak_tokens_bytes", CXD_PROM_GAUGE,
+	  "Level of the tenant's peak-rate bucket.", TV_PEAK_TOKENS, 0 },
+	{ "conex_policer_tenant_drop_probability", CXD_PROM_GAUGE,
+	  "Probability (0..1) that the tenant's next packet is dropped.",
+	  TV_DROP_P, 0 },
+	{ "conex_policer_tenant_over", CXD_PROM_GAUGE,
+	  "1 while the tenant's bucket is empty (being sanctioned), else 0.",
+	  TV_OVER, 0 },
+	{ "conex_policer_tenant_over_seconds_total", CXD_PROM_COUNTER,
+	  "Time the tenant's bucket has spent empty.", TV_OVER_S, 0 },
+	{ "conex_policer_tenant_packets_total", CXD_PROM_COUNTER,
+	  "Packets from the tenant's guests seen by the policer.", RT(packets) },
+	{ "conex_policer_tenant_bytes_total", CXD_PROM_COUNTER,
+	  "Bytes from the tenant's guests seen by the policer.", RT(bytes) },
+	{ "conex_policer_tenant_conex_packets_total", CXD_PROM_COUNTER,
+	  "ConEx-capable packets (X set), forwarded directly.", RT(conex_packets) },
+	{ "conex_policer_tenant_conex_bytes_total", CXD_PROM_COUNTER,
+	  "Bytes of ConEx-capable packets.", RT(conex_bytes) },
+	{ "conex_policer_tenant_forgiven_bytes_total", CXD_PROM_COUNTER,
 	  "L-marked bytes not charged: re-echoes of the policer's own drops.",
-	  offsetof(struct pol_tenant_rt, forgiven_bytes) },
-	{ "conex_policer_tenant_tunnel_packets_total",
-	  "Not-ConEx packets steered into the VXLAN fallback.",
-	  offsetof(struct pol_tenant_rt, tunnel_packets) },
-	{ "conex_policer_tenant_tunnel_bytes_total",
+	  RT(forgiven_bytes) },
+	{ "conex_policer_tenant_tunnel_packets_total", CXD_PROM_COUNTER,
+	  "Not-ConEx packets steered into the VXLAN fallback.", RT(tunnel_packets) },
+	{ "conex_policer_tenant_tunnel_bytes_total", CXD_PROM_COUNTER,
 	  "Bytes of Not-ConEx packets steered into the VXLAN fallback.",
-	  offsetof(struct pol_tenant_rt, tunnel_bytes) },
-	{ "conex_policer_tenant_feedback_bytes_total",
-	  "Tunnelled bytes reported by the far auditors.",
-	  offsetof(struct pol_tenant_rt, feedback_bytes) },
-	{ "conex_policer_tenant_feedback_ce_bytes_total",
-	  "Tunnelled bytes the far auditors saw CE-marked.",
-	  offsetof(struct pol_tenant_rt, feedback_ce_bytes) },
-	{ "conex_policer_tenant_feedback_lost_bytes_total",
+	  RT(tunnel_bytes) },
+	{ "conex_policer_tenant_feedback_bytes_total", CXD_PROM_COUNTER,
+	  "Tunnelled bytes reported by the far auditors.", RT(feedback_bytes) },
+	{ "conex_policer_tenant_feedback_ce_bytes_total", CXD_PROM_COUNTER,
+	  "Tunnelled bytes the far auditors saw CE-marked.", RT(feedback_ce_bytes) },
+	{ "conex_policer_tenant_feedback_lost_bytes_total", CXD_PROM_COUNTER,
 	  "Tunnelled bytes the far auditors counted as lost.",
-	  offsetof(struct pol_tenant_rt, feedback_lost_bytes) },
-	{ "conex_policer_tenant_bank_grants_total",
-	  "Token grants from the Redis bank for the tenant.",
-	  offsetof(struct pol_tenant_rt, bank_grants) },
-	{ "conex_policer_tenant_bank_errors_total",
+	  RT(feedback_lost_bytes) },
+	{ "conex_policer_tenant_bank_grants_total", CXD_PROM_COUNTER,
+	  "Token grants from the Redis bank for the tenant.", RT(bank_grants) },
+	{ "conex_policer_tenant_bank_errors_total", CXD_PROM_COUNTER,
 	  "Failed token requests to the Redis bank for the tenant.",
-	  offsetof(struct pol_tenant_rt, bank_errors) },
+	  RT(bank_errors) },
+	{ "conex_policer_tenant_charged_bytes_total", CXD_PROM_COUNTER,
+	  "ConEx-marked bytes drained from the bucket by passed packets.",
+	  BUCKET(marked_bytes) },
+	{ "conex_policer_tenant_feedback_drained_bytes_total", CXD_PROM_COUNTER,
+	  "Congested bytes from tunnel feedback drained from the bucket.",
+	  BUCKET(feedback_bytes) },
+	{ "conex_policer_tenant_debt_capped_bytes_total", CXD_PROM_COUNTER,
+	  "Bytes drained beyond the debt bound (-burst) and forgotten.",
+	  BUCKET(debt_capped_bytes) },
+	{ "conex_policer_tenant_granted_bytes_total", CXD_PROM_COUNTER,
+	  "Tokens granted to the bucket by the bank.", BUCKET(granted_bytes) },
 };
 
-/* Counters of the tenant's bucket, struct cx_police_counters. */
+/* Families of one sample per tenant and drop reason (POL_DROP_*). */
 static const struct {
 	const char *name;
 	const char *help;
-	size_t off;
-} bucket_counters[] = {
-	{ "conex_policer_tenant_charged_bytes_total",
-	  "ConEx-marked bytes drained from the bucket by passed packets.",
-	  offsetof(struct cx_police_counters, marked_bytes) },
-	{ "conex_policer_tenant_feedback_drained_bytes_total",
-	  "Congested bytes from tunnel feedback drained from the bucket.",
-	  offsetof(struct cx_police_counters, feedback_bytes) },
-	{ "conex_policer_tenant_debt_capped_bytes_total",
-	  "Bytes drained beyond the debt bound (-burst) and forgotten.",
-	  offsetof(struct cx_police_counters, debt_capped_bytes) },
-	{ "conex_policer_tenant_granted_bytes_total",
-	  "Tokens granted to the bucket by the bank.",
-	  offsetof(struct cx_police_counters, granted_bytes) },
+	size_t off;		/* of a uint64_t[POL_DROP_COUNT] in pol_tenant_rt */
+} drop_families[] = {
+	{ "conex_policer_tenant_dropped_packets_total",
+	  "Packets of the tenant dropped, by reason (police: empty bucket; "
+	  "spoof: source address not the guest's).",
+	  offsetof(struct pol_tenant_rt, drops) },
+	{ "conex_policer_tenant_dropped_bytes_total",
+	  "Bytes of the tenant dropped, by reason.",
+	  offsetof(struct pol_tenant_rt, dropped_bytes) },
 };
 
 static uint64_t at(const void *base, size_t off)
@@ -119,6 +143,49 @@ static size_t tenant_labels(const struct policer *pl, unsigned int i,
 	return n;
 }
 
+/* Tenant i's sample of family f. */
+static void tenant_sample(struct cxd_prom *p, const struct tenant_family *f,
+			  const struct policer *pl, unsigned int i,
+			  uint64_t now_ns, const struct cxd_prom_label *lv,
+			  size_t n)
+{
+	const struct cx_police_cfg *pc = &pl->cfg.tenants[i].police;
+	const struct cx_police *pol = &pl->tenants[i].pol;
+
+	switch (f->value) {
+	case TV_ALLOWANCE:
+		cxd_prom_u64(p, f->name, lv, n, pc->allowance_bps);
+		break;
+	case TV_BURST:
+		cxd_prom_u64(p, f->name, lv, n, pc->burst_bytes);
+		break;
+	case TV_PEAK_RATE:
+		cxd_prom_u64(p, f->name, lv, n, pol->peak.rate_bps);
+		break;
+	case TV_TOKENS:
+		cxd_prom_i64(p, f->name, lv, n, cx_police_level_bytes(pol, now_ns));
+		break;
+	case TV_PEAK_TOKENS:
+		cxd_prom_i64(p, f->name, lv, n, cx_police_peak_level_bytes(pol, now_ns));
+		break;
+	case TV_DROP_P:
+		cxd_prom_f64(p, f->name, lv, n, cx_police_drop_ppm(pol, now_ns) / 1e6);
+		break;
+	case TV_OVER:
+		cxd_prom_u64(p, f->name, lv, n, cx_police_is_over(pol, now_ns));
+		break;
+	case TV_OVER_S:
+		cxd_prom_f64(p, f->name, lv, n, pol->c.over_ns / 1e9);
+		break;
+	case TV_RT:
+		cxd_prom_u64(p, f->name, lv, n, at(&pl->tenants[i], f->off));
+		break;
+	case TV_BUCKET:
+		cxd_prom_u64(p, f->name, lv, n, at(&pol->c, f->off));
+		break;
+	}
+}
+
 static void tenants(struct cxd_prom *p, const struct policer *pl,
 		    uint64_t now_ns, const char *host)
 {
@@ -128,81 +195,18 @@ static void tenants(struct cxd_prom *p, const struct policer *pl,
 	};
 	static const char *const flags[3] = { "L", "E", "C" };
 	struct cxd_prom_label lv[3];
+	const struct tenant_family *f;
 	const struct pol_tenant_rt *t;
 	const char *name;
-	unsigned int i, k;
+	unsigned int i, k, r;
 	size_t n;
 
-	name = "conex_policer_tenant_allowance_bits_per_second";
-	cxd_prom_family(p, name, CXD_PROM_GAUGE,
-			"Congestion allowance: congested bits per second the tenant may cause.");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_u64(p, name, lv, n, pl->cfg.tenants[i].police.allowance_bps);
-	}
-	name = "conex_policer_tenant_burst_bytes";
-	cxd_prom_family(p, name, CXD_PROM_GAUGE, "Depth of the tenant's congestion bucket.");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_u64(p, name, lv, n, pl->cfg.tenants[i].police.burst_bytes);
-	}
-	name = "conex_policer_tenant_peak_bits_per_second";
-	cxd_prom_family(p, name, CXD_PROM_GAUGE, "Peak congestion rate the tenant may reach.");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_u64(p, name, lv, n, pl->tenants[i].pol.peak.rate_bps);
-	}
-	name = "conex_policer_tenant_tokens_bytes";
-	cxd_prom_family(p, name, CXD_PROM_GAUGE,
-			"Level of the tenant's congestion bucket (negative: in debt).");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_i64(p, name, lv, n, cx_police_level_bytes(&pl->tenants[i].pol, now_ns));
-	}
-	name = "conex_policer_tenant_peak_tokens_bytes";
-	cxd_prom_family(p, name, CXD_PROM_GAUGE, "Level of the tenant's peak-rate bucket.");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_i64(p, name, lv, n,
-			     cx_police_peak_level_bytes(&pl->tenants[i].pol, now_ns));
-	}
-	name = "conex_policer_tenant_drop_probability";
-	cxd_prom_family(p, name, CXD_PROM_GAUGE,
-			"Probability (0..1) that the tenant's next packet is dropped.");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_f64(p, name, lv, n,
-			     cx_police_drop_ppm(&pl->tenants[i].pol, now_ns) / 1e6);
-	}
-	name = "conex_policer_tenant_over";
-	cxd_prom_family(p, name, CXD_PROM_GAUGE,
-			"1 while the tenant's bucket is empty (being sanctioned), else 0.");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_u64(p, name, lv, n, cx_police_is_over(&pl->tenants[i].pol, now_ns));
-	}
-	name = "conex_policer_tenant_over_seconds_total";
-	cxd_prom_family(p, name, CXD_PROM_COUNTER, "Time the tenant's bucket has spent empty.");
-	for (i = 0; i < pl->cfg.n_tenants; i++) {
-		n = tenant_labels(pl, i, host, lv);
-		cxd_prom_f64(p, name, lv, n, pl->tenants[i].pol.c.over_ns / 1e9);
-	}
-	for (k = 0; k < sizeof(tenant_counters) / sizeof(tenant_counters[0]); k++) {
-		cxd_prom_family(p, tenant_counters[k].name, CXD_PROM_COUNTER,
-				tenant_counters[k].help);
+	for (k = 0; k < sizeof(tenant_families) / sizeof(tenant_families[0]); k++) {
+		f = &tenant_families[k];
+		cxd_prom_family(p, f->name, f->type, f->help);
 		for (i = 0; i < pl->cfg.n_tenants; i++) {
 			n = tenant_labels(pl, i, host, lv);
-			cxd_prom_u64(p, tenant_counters[k].name, lv, n,
-				     at(&pl->tenants[i], tenant_counters[k].off));
-		}
-	}
-	for (k = 0; k < sizeof(bucket_counters) / sizeof(bucket_counters[0]); k++) {
-		cxd_prom_family(p, bucket_counters[k].name, CXD_PROM_COUNTER,
-				bucket_counters[k].help);
-		for (i = 0; i < pl->cfg.n_tenants; i++) {
-			n = tenant_labels(pl, i, host, lv);
-			cxd_prom_u64(p, bucket_counters[k].name, lv, n,
-				     at(&pl->tenants[i].pol.c, bucket_counters[k].off));
+			tenant_sample(p, f, pl, i, now_ns, lv, n);
 		}
 	}
 	/* RFC 7837 §4: L, E and C each count the bytes of a marked packet. */
@@ -219,24 +223,18 @@ static void tenants(struct cxd_prom *p, const struct policer *pl,
 			cxd_prom_u64(p, name, lv, n, v[k]);
 		}
 	}
-	name = "conex_policer_tenant_dropped_packets_total";
-	cxd_prom_family(p, name, CXD_PROM_COUNTER,
-			"Packets of the tenant dropped, by reason (police: empty bucket; "
-			"spoof: source address not the guest's).");
-	for (i = 0; i < pl->cfg.n_tenants; i++)
-		for (k = 0; k < POL_DROP_COUNT; k++) {
-			n = tenant_labels(pl, i, host, lv);
-			lv[n++] = (struct cxd_prom_label){ "reason", drop_reason[k] };
-			cxd_prom_u64(p, name, lv, n, pl->tenants[i].drops[k]);
-		}
-	name = "conex_policer_tenant_dropped_bytes_total";
-	cxd_prom_family(p, name, CXD_PROM_COUNTER, "Bytes of the tenant dropped, by reason.");
-	for (i = 0; i < pl->cfg.n_tenants; i++)
-		for (k = 0; k < POL_DROP_COUNT; k++) {
-			n = tenant_labels(pl, i, host, lv);
-			lv[n++] = (struct cxd_prom_label){ "reason", drop_reason[k] };
-			cxd_prom_u64(p, name, lv, n, pl->tenants[i].dropped_bytes[k]);
-		}
+	for (k = 0; k < sizeof(drop_families) / sizeof(drop_families[0]); k++) {
+		name = drop_families[k].name;
+		cxd_prom_family(p, name, CXD_PROM_COUNTER, drop_families[k].help);
+		for (i = 0; i < pl->cfg.n_tenants; i++)
+			for (r = 0; r < POL_DROP_COUNT; r++) {
+				n = tenant_labels(pl, i, host, lv);
+				lv[n++] = (struct cxd_prom_label){ "reason", drop_reason[r] };
+				cxd_prom_u64(p, name, lv, n,
+					     at(&pl->tenants[i], drop_families[k].off +
+						r * sizeof(uint64_t)));
+			}
+	}
 }
 
 /* A family of one sample, labelled with host only. */
@@ -379,58 +377,14 @@ int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,
 	return cxd_prom_end(&p);
 }
 
+/* The page as common/metrics.c asks for it. */
+static int page(const void *arg, uint64_t now_ns, char *buf, size_t len)
+{
+	return pol_metrics_format(arg, now_ns, buf, len);
+}
+
 int pol_metrics_start(struct policer *pl, uint64_t now_ns)
 {
-	struct pol_metrics *m;
-	char err[256];
-
-	if (pl->cfg.metrics.family == 0)
-		return 0;
-	m = calloc(1, sizeof(*m));
-	if (m == NULL || (m->page = malloc(PAGE_MAX_BYTES)) == NULL) {
-		free(m);
-		cx_log_warnx("metrics: out of memory");
-		return -1;
-	}
-	m->srv = cxd_metrics_new(&pl->cfg.metrics, PAGE_MAX_BYTES, err, sizeof(err));
-	if (m->srv == NULL) {
-		cx_log_warnx("%s", err);
-		free(m->page);
-		free(m);
-		return -1;
-	}
-	pl->metrics = m;
-	/* The first page before the first scrape can arrive. */
-	pol_metrics_tick(pl, now_ns);
-	cxd_hostport_format(&pl->cfg.metrics, err, sizeof(err));
-	cx_log_info("metrics on http://%s" CXD_METRICS_PATH, err);
-	return 0;
-}
-
-void pol_metrics_tick(struct policer *pl, uint64_t now_ns)
-{
-	struct pol_metrics *m = pl->metrics;
-	int n;
-
-	if (m == NULL || now_ns < m->next_ns)
-		return;
-	m->next_ns = now_ns + REFRESH_NS;
-	n = pol_metrics_format(pl, now_ns, m->page, PAGE_MAX_BYTES);
-	if (n >= 0)
-		n = cxd_metrics_publish(m->srv, m->page, (size_t)n);
-	/* The last good page stays served. */
-	if (n < 0 && !m->warned) {
-		cx_log_warnx("metrics: page not refreshed: %s", strerror(-n));
-		m->warned = true;
-	}
-}
-
-void pol_metrics_stop(struct policer *pl)
-{
-	if (pl->metrics == NULL)
-		return;
-	cxd_metrics_free(pl->metrics->srv);
-	free(pl->metrics->page);
-	free(pl->metrics);
-	pl->metrics = NULL;
+	return cxd_metrics_start(&pl->metrics, &pl->cfg.metrics, PAGE_MAX_BYTES,
+				 page, pl, now_ns);
 }

@@ -12,14 +12,12 @@
 
 struct policer;
 
-/* Start serving if configured (pl->metrics stays NULL if not). 0, or -1 logged. */
+/*
+ * Start serving if configured (pl->metrics stays NULL if not); the loop
+ * refreshes the page with cxd_metrics_tick() and teardown ends it with
+ * cxd_metrics_stop() (common/metrics.h). 0, or -1 logged.
+ */
 int pol_metrics_start(struct policer *pl, uint64_t now_ns);
-
-/* From the loop: re-format and publish when the page is due. */
-void pol_metrics_tick(struct policer *pl, uint64_t now_ns);
-
-/* Stop serving; accepts a policer without metrics. */
-void pol_metrics_stop(struct policer *pl);
 
 /* The exposition text into buf: its length, -ENOSPC or -EINVAL (prom.h). */
 int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,

@@ -18,7 +18,7 @@
 #include "config.h"
 
 struct cxp_bank;
-struct pol_metrics;
+struct cxd_metrics_feed;
 
 /* Why a packet was dropped (per tenant). */
 enum pol_drop {
@@ -83,7 +83,7 @@ struct policer {
 	struct pol_fb_peer *fb_peers;	/* cfg.n_peers of them */
 	struct cx_fb_stats fb_stats;
 	struct cxp_bank *bank;		/* NULL without `redis` */
-	struct pol_metrics *metrics;	/* NULL without `metrics` (metrics.c) */
+	struct cxd_metrics_feed *metrics;	/* NULL without `metrics` (metrics.c) */
 	int mode;			/* CX_POLICE_LOCAL, _BANK or _SHARE */
 	uint64_t rand_state;
 	uint64_t start_mono_ns;

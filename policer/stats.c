@@ -7,11 +7,9 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bank.h"
 #include "common/out.h"
-#include "common/version.h"
 #include "policer.h"
 
 static const char *mode_name(int mode)
@@ -140,22 +138,6 @@ int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 }
 
 /*
- * cxd_out_str() writes values unescaped: a configuration path from the
- * command line may hold anything, so one that JSON or the text format
- * ("key value", one word) cannot carry as is is replaced.
- */
-static const char *plain(const char *s)
-{
-	const char *c;
-
-	for (c = s; *c; c++)
-		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' ||
-		    (unsigned char)*c >= 0x7f)
-			return "(unprintable)";
-	return s;
-}
-
-/*
  * `status` (conexctl status): who is running, with what, and a summary of
  * the counters that say whether it is doing anything.
  */
@@ -170,14 +152,9 @@ int pol_status_format(const struct policer *pl, uint64_t now_ns, bool json,
 		for (r = 0; r < POL_DROP_COUNT; r++)
 			drops[r] += pl->tenants[i].drops[r];
 	cxd_out_init(&o, buf, len, json);
-	cxd_out_begin(&o);
-	cxd_out_str(&o, "daemon", "conex-policer");
-	cxd_out_str(&o, "version", CXD_VERSION);
-	cxd_out_u64(&o, "pid", (uint64_t)getpid());
-	cxd_out_u64(&o, "uptime_ms", (now_ns - pl->start_mono_ns) / 1000000ULL);
-	cxd_out_str(&o, "config", plain(config_path));
-	cxd_out_u64(&o, "queue", pl->cfg.queue);
-	cxd_out_u64(&o, "fail_open", pl->cfg.fail_open);
+	cxd_out_status_begin(&o, "conex-policer",
+			     (now_ns - pl->start_mono_ns) / 1000000ULL, config_path,
+			     pl->cfg.queue, pl->cfg.fail_open);
 	cxd_out_str(&o, "bucket_mode", mode_name(pl->mode));
 	cxd_out_u64(&o, "tunnel", pl->fb_fd >= 0);
 	cxd_out_u64(&o, "bank_up", pl->bank && cxp_bank_state(pl->bank) == CXP_BANK_UP);

@@ -334,50 +334,29 @@ static void fmt_ppm(const char *ppm, char *buf, size_t len)
 		 (unsigned long long)(v % 10000 / 100));
 }
 
-static int cmd_tenants(struct ctl *c)
-{
-	static const char *const kinds[] = { "tenant", NULL };
-	static const char *const heads[] = {
-		"TENANT", ">ALLOWANCE", ">TOKENS", ">DROP", ">L_BYTES",
-		">E_BYTES", ">C_BYTES", ">FB_CE_BYTES", ">DROPS_POLICE",
-		">DROPS_SPOOF",
-	};
-	const char *cells[10];
-	struct cxctl_table t;
-	char rate[CX_FORMAT_MAX], drop[32];
-	uint64_t bps;
-	unsigned int i;
-	int ret;
+/* One row of a table: its cells, and room for those formatted here. */
+struct row {
+	const char *cell[CXCTL_COLS_MAX];
+	char fmt[2][160];
+};
 
-	ret = query(c, POLICER, "stats text", kinds, false);
-	if (ret != 0)
-		return 1;
-	if (c->json) {
-		fputs("{", stdout);
-		items_json(&c->r, "tenants", "name");
-		fputs("}\n", stdout);
-		return 0;
-	}
-	if (cxctl_table_init(&t, 10, heads) < 0)
+/*
+ * c->r's items as a table of ncols columns, one row each from fill().
+ * 0, or 1 after reporting.
+ */
+static int print_items(const struct ctl *c, unsigned int ncols,
+		       const char *const *heads,
+		       void (*fill)(const struct cxctl_item *it, struct row *row))
+{
+	struct cxctl_table t;
+	struct row row;
+	unsigned int i;
+
+	if (cxctl_table_init(&t, ncols, heads) < 0)
 		return 1;
 	for (i = 0; i < c->r.n_items; i++) {
-		const struct cxctl_item *it = &c->r.items[i];
-
-		if (cxctl_kv_u64(it->kv, it->n, "allowance_bps", &bps) < 0 ||
-		    cx_format_rate(bps, rate, sizeof(rate)) < 0)
-			snprintf(rate, sizeof(rate), "-");
-		fmt_ppm(get(it->kv, it->n, "drop_ppm"), drop, sizeof(drop));
-		cells[0] = it->name;
-		cells[1] = rate;
-		cells[2] = get(it->kv, it->n, "tokens_bytes");
-		cells[3] = drop;
-		cells[4] = get(it->kv, it->n, "l_bytes");
-		cells[5] = get(it->kv, it->n, "e_bytes");
-		cells[6] = get(it->kv, it->n, "c_bytes");
-		cells[7] = get(it->kv, it->n, "feedback_ce_bytes");
-		cells[8] = get(it->kv, it->n, "drops_police");
-		cells[9] = get(it->kv, it->n, "drops_spoof");
-		if (cxctl_table_row(&t, cells) < 0) {
+		fill(&c->r.items[i], &row);
+		if (cxctl_table_row(&t, row.cell) < 0) {
 			fprintf(stderr, "conexctl: out of memory\n");
 			cxctl_table_fini(&t);
 			return 1;
@@ -388,6 +367,60 @@ static int cmd_tenants(struct ctl *c)
 	return 0;
 }
 
+static void tenant_row(const struct cxctl_item *it, struct row *row)
+{
+	uint64_t bps;
+
+	if (cxctl_kv_u64(it->kv, it->n, "allowance_bps", &bps) < 0 ||
+	    cx_format_rate(bps, row->fmt[0], sizeof(row->fmt[0])) < 0)
+		snprintf(row->fmt[0], sizeof(row->fmt[0]), "-");
+	fmt_ppm(get(it->kv, it->n, "drop_ppm"), row->fmt[1], sizeof(row->fmt[1]));
+	row->cell[0] = it->name;
+	row->cell[1] = row->fmt[0];
+	row->cell[2] = get(it->kv, it->n, "tokens_bytes");
+	row->cell[3] = row->fmt[1];
+	row->cell[4] = get(it->kv, it->n, "l_bytes");
+	row->cell[5] = get(it->kv, it->n, "e_bytes");
+	row->cell[6] = get(it->kv, it->n, "c_bytes");
+	row->cell[7] = get(it->kv, it->n, "feedback_ce_bytes");
+	row->cell[8] = get(it->kv, it->n, "drops_police");
+	row->cell[9] = get(it->kv, it->n, "drops_spoof");
+}
+
+static int cmd_tenants(struct ctl *c)
+{
+	static const char *const kinds[] = { "tenant", NULL };
+	static const char *const heads[] = {
+		"TENANT", ">ALLOWANCE", ">TOKENS", ">DROP", ">L_BYTES",
+		">E_BYTES", ">C_BYTES", ">FB_CE_BYTES", ">DROPS_POLICE",
+		">DROPS_SPOOF",
+	};
+
+	if (query(c, POLICER, "stats text", kinds, false) != 0)
+		return 1;
+	if (c->json) {
+		fputs("{", stdout);
+		items_json(&c->r, "tenants", "name");
+		fputs("}\n", stdout);
+		return 0;
+	}
+	return print_items(c, 10, heads, tenant_row);
+}
+
+static void flow_row(const struct cxctl_item *it, struct row *row)
+{
+	snprintf(row->fmt[0], sizeof(row->fmt[0]), "%s %s > %s",
+		 get(it->kv, it->n, "proto"), get(it->kv, it->n, "src"),
+		 get(it->kv, it->n, "dst"));
+	row->cell[0] = row->fmt[0];
+	row->cell[1] = get(it->kv, it->n, "tenant");
+	row->cell[2] = get(it->kv, it->n, "credit_bal_bytes");
+	row->cell[3] = get(it->kv, it->n, "reecho_bal_bytes");
+	row->cell[4] = get(it->kv, it->n, "shortfall_bytes");
+	row->cell[5] = get(it->kv, it->n, "dropped_bytes");
+	row->cell[6] = strcmp(get(it->kv, it->n, "sanction"), "1") == 0 ? "yes" : "no";
+}
+
 static int cmd_flows(struct ctl *c, unsigned int n)
 {
 	static const char *const kinds[] = { "flow", NULL };
@@ -395,15 +428,10 @@ static int cmd_flows(struct ctl *c, unsigned int n)
 		"FLOW", "TENANT", ">CREDIT_BAL", ">REECHO_BAL", ">SHORTFALL",
 		">DROPPED_BYTES", "SANCTION",
 	};
-	const char *cells[7];
-	struct cxctl_table t;
-	char req[32], flow[160];
-	unsigned int i;
-	int ret;
+	char req[32];
 
 	snprintf(req, sizeof(req), "flows %u text", n);
-	ret = query(c, AUDITOR, req, kinds, false);
-	if (ret != 0)
+	if (query(c, AUDITOR, req, kinds, false) != 0)
 		return 1;
 	if (c->json) {
 		fputs("{", stdout);
@@ -413,28 +441,8 @@ static int cmd_flows(struct ctl *c, unsigned int n)
 		fputs("}\n", stdout);
 		return 0;
 	}
-	if (cxctl_table_init(&t, 7, heads) < 0)
+	if (print_items(c, 7, heads, flow_row) != 0)
 		return 1;
-	for (i = 0; i < c->r.n_items; i++) {
-		const struct cxctl_item *it = &c->r.items[i];
-
-		snprintf(flow, sizeof(flow), "%s %s > %s", get(it->kv, it->n, "proto"),
-			 get(it->kv, it->n, "src"), get(it->kv, it->n, "dst"));
-		cells[0] = flow;
-		cells[1] = get(it->kv, it->n, "tenant");
-		cells[2] = get(it->kv, it->n, "credit_bal_bytes");
-		cells[3] = get(it->kv, it->n, "reecho_bal_bytes");
-		cells[4] = get(it->kv, it->n, "shortfall_bytes");
-		cells[5] = get(it->kv, it->n, "dropped_bytes");
-		cells[6] = strcmp(get(it->kv, it->n, "sanction"), "1") == 0 ? "yes" : "no";
-		if (cxctl_table_row(&t, cells) < 0) {
-			fprintf(stderr, "conexctl: out of memory\n");
-			cxctl_table_fini(&t);
-			return 1;
-		}
-	}
-	cxctl_table_print(&t, stdout);
-	cxctl_table_fini(&t);
 	printf("%s of %s live flows shown%s\n", get(c->r.kv, c->r.n, "shown"),
 	       get(c->r.kv, c->r.n, "flows_live"),
 	       strcmp(get(c->r.kv, c->r.n, "truncated"), "1") == 0 ?
