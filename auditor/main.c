@@ -133,7 +133,7 @@ static int cmd_stats(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	/* Any reply goes to stdout with exit 0, an "error: " one too. */
-	return ask(json ? "stats json" : "stats text", "stats", CXD_CTL_F_VERBATIM);
+	return ask(json ? "stats json" : "stats text", "stats", 0);
 }
 
 /* Whether the iptables rules (guest interfaces, peer addresses) differ. */

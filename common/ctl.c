@@ -106,26 +106,6 @@ int cxd_ctl_accept_req(int lfd, char *req, size_t reqlen, uid_t *uid)
 	return cfd;
 }
 
-int cxd_ctl_accept(int lfd, bool *json)
-{
-	char req[CXD_CTL_REQ_MAX];
-	uid_t uid;
-	int cfd;
-
-	cfd = cxd_ctl_accept_req(lfd, req, sizeof(req), &uid);
-	if (cfd < 0)
-		return cfd;
-	if (strcmp(req, "stats json") == 0) {
-		*json = true;
-	} else if (strcmp(req, "stats text") == 0) {
-		*json = false;
-	} else {
-		close(cfd);
-		return -EBADMSG;
-	}
-	return cfd;
-}
-
 void cxd_ctl_reply(int cfd, const char *reply, size_t len)
 {
 	set_buf(cfd, SO_SNDBUF, len);
@@ -171,11 +151,6 @@ int cxd_ctl_call(const char *name, const char *req, char *buf, size_t len)
 out_close:
 	close(fd);
 	return ret;
-}
-
-int cxd_ctl_request(const char *name, bool json, char *buf, size_t len)
-{
-	return cxd_ctl_call(name, json ? "stats json" : "stats text", buf, len);
 }
 
 /* Words of req, split in place; at most max of them. */
@@ -260,7 +235,7 @@ int cxd_ctl_ask(const struct cxd_ctl_client *c, const char *req,
 			c->buf + 7 : c->buf);
 		return EXIT_FAILURE;
 	}
-	if (!(flags & CXD_CTL_F_VERBATIM) && strncmp(c->buf, "error: ", 7) == 0) {
+	if (strncmp(c->buf, "error: ", 7) == 0) {
 		fprintf(stderr, "%s: %s", c->prog, c->buf + 7);
 		return strncmp(c->buf + 7, "usage", 5) == 0 ? CXD_EXIT_USAGE :
 							      EXIT_FAILURE;

@@ -25,12 +25,6 @@
 int cxd_ctl_listen(const char *name);
 
 /*
- * Accept one client and read its request. Returns the client fd with
- * *json set, or -errno (-EBADMSG: unknown request).
- */
-int cxd_ctl_accept(int lfd, bool *json);
-
-/*
  * Accept one client and read its request into req (NUL-terminated, at
  * most reqlen - 1 bytes), the peer's uid into *uid (SO_PEERCRED: abstract
  * sockets have no file mode, so commands that change state check it).
@@ -38,18 +32,15 @@ int cxd_ctl_accept(int lfd, bool *json);
  */
 int cxd_ctl_accept_req(int lfd, char *req, size_t reqlen, uid_t *uid);
 
-/* Send reply (one message) to a client from cxd_ctl_accept() and close it. */
+/* Send reply (one message) to a client from cxd_ctl_accept_req() and close it. */
 void cxd_ctl_reply(int cfd, const char *reply, size_t len);
 
 /*
- * Client: ask the daemon on name for stats; the reply lands in buf,
- * NUL-terminated, so it may be len - 1 bytes long. Returns its length,
- * -ENOENT if no daemon holds name here, -ENOSPC if len is 0, -EINVAL for
- * a bad name, -errno otherwise.
+ * Client: send req (shorter than CXD_CTL_REQ_MAX; else -E2BIG) to the
+ * daemon on name; the reply lands in buf, NUL-terminated, so it may be
+ * len - 1 bytes long. Returns its length, -ENOENT if no daemon holds name
+ * here, -ENOSPC if len is 0, -EINVAL for a bad name, -errno otherwise.
  */
-int cxd_ctl_request(const char *name, bool json, char *buf, size_t len);
-
-/* The same with any request (shorter than CXD_CTL_REQ_MAX; else -E2BIG). */
 int cxd_ctl_call(const char *name, const char *req, char *buf, size_t len);
 
 /* Most words of a request taken, the command's name included. */
@@ -91,17 +82,16 @@ struct cxd_ctl_client {
 
 enum {
 	CXD_CTL_F_QUIET_OK = 1U << 0,	/* a reply "ok\n" prints nothing */
-	CXD_CTL_F_VERBATIM = 1U << 1,	/* any reply goes to stdout as is */
-	CXD_CTL_F_OK_ONLY = 1U << 2,	/* any reply but "ok\n" is a failure */
+	CXD_CTL_F_OK_ONLY = 1U << 1,	/* any reply but "ok\n" is a failure */
 };
 
 /*
  * Send req and print the reply on stdout. On stderr: "PROG: ABSENT" when
  * no daemon runs here, "PROG: WHAT: reason" ("PROG: reason" if what is
  * NULL) when the exchange fails, "PROG: text" for a reply "error: text"
- * (unless CXD_CTL_F_VERBATIM; with CXD_CTL_F_OK_ONLY, for any reply but
- * "ok\n", "error: " dropped). Returns the exit status: 0, EXIT_FAILURE,
- * or CXD_EXIT_USAGE for a reply "error: usage..." (not with OK_ONLY).
+ * (with CXD_CTL_F_OK_ONLY, for any reply but "ok\n", "error: " dropped).
+ * Returns the exit status: 0, EXIT_FAILURE, or CXD_EXIT_USAGE for a reply
+ * "error: usage..." (not with OK_ONLY).
  */
 int cxd_ctl_ask(const struct cxd_ctl_client *c, const char *req,
 		const char *what, unsigned int flags);

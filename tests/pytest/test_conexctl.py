@@ -282,6 +282,10 @@ def test_auditor(bed, root, auditor, held_flow):
 	# Non-root and raw junk: refused, the auditor runs on.
 	cp = ctl(h, root, "flows", user=65534)
 	assert cp.returncode == 1 and "permission denied" in cp.stderr, cp.stderr
+	# The daemon's own client says so too, on stderr, not as its stats.
+	cp = run_installed(h, root, "conex-auditor", "stats", user=65534)
+	assert cp.returncode == 1 and "permission denied" in cp.stderr, cp
+	assert cp.stdout == "", cp
 	for payload in (b"{\"flows\": 5}", b"flows 0", b"flows 1001", b"flows x", b"stats"):
 		assert raw_request(h, "conex-auditor", payload).startswith("error: "), payload
 	assert a.proc.poll() is None
@@ -292,7 +296,7 @@ def test_auditor(bed, root, auditor, held_flow):
 	conf = open(a.conf).read()
 	with open(a.conf, "w") as f:
 		f.write(conf.replace("guest g1 ra", "guest g1 rz").replace(
-			f"host_id 2", "host_id 2\nfeedback_interval 50ms"))
+			"host_id 2", "host_id 2\nfeedback_interval 50ms"))
 	cp = ctl(h, root, "reload", "--daemon", "auditor")
 	assert cp.returncode == 0 and "conex-auditor: configuration reloaded" in cp.stdout, cp.stderr
 	f1 = flow_of(ctl_json(h, root, "flows"), dst)

@@ -73,6 +73,7 @@ static const char usage_text[] =
 struct ctl {
 	bool json;
 	char buf[REPLY_MAX];
+	size_t len;		/* of the reply in buf, which may hold a NUL */
 	struct cxctl_reply r;
 };
 
@@ -99,6 +100,7 @@ static int call(struct ctl *c, const char *daemon, const char *req,
 {
 	int ret;
 
+	c->len = 0;
 	ret = cxd_ctl_call(daemon, req, c->buf, sizeof(c->buf));
 	if (ret == -ENOENT) {
 		if (absent_ok)
@@ -115,6 +117,7 @@ static int call(struct ctl *c, const char *daemon, const char *req,
 		fprintf(stderr, "conexctl: %s: malformed reply: empty\n", daemon);
 		return 1;
 	}
+	c->len = (size_t)ret;
 	if (strncmp(c->buf, "error: ", 7) == 0) {
 		fprintf(stderr, "conexctl: %s: %s%s", daemon, c->buf + 7,
 			c->buf[ret - 1] == '\n' ? "" : "\n");
@@ -131,7 +134,7 @@ static int query(struct ctl *c, const char *daemon, const char *req,
 
 	if (ret != 0)
 		return ret;
-	if (cxctl_reply_parse(c->buf, kinds, &c->r) < 0) {
+	if (cxctl_reply_parse_len(c->buf, c->len, kinds, &c->r) < 0) {
 		fprintf(stderr, "conexctl: %s: malformed reply to '%s'\n", daemon,
 			req);
 		return 1;
