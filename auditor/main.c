@@ -23,13 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include <conex/log.h>
 #include <conex/parse.h>
 
 #include "auditor.h"
 #include "common/ctl.h"
+#include "common/daemon.h"
 #include "common/metrics.h"
 #include "common/opts.h"
 #include "common/sig.h"
@@ -405,24 +405,9 @@ int main(int argc, char **argv)
 	cx_log_init("conex-auditor", opts.foreground, opts.debug ? CX_LOG_DEBUG : CX_LOG_INFO);
 
 	/* The lock comes first: a second instance must not touch the rules. */
-	a->ctl_fd = cxd_ctl_listen(CTL_NAME);
-	if (a->ctl_fd == -EADDRINUSE) {
-		cx_log_warnx("another conex-auditor is already running here");
+	a->ctl_fd = cxd_daemon_start("conex-auditor", CTL_NAME, &waitmask, on_signal);
+	if (a->ctl_fd < 0)
 		goto out_free;
-	}
-	if (a->ctl_fd < 0) {
-		errno = -a->ctl_fd;
-		cx_log_warn("control socket");
-		goto out_free;
-	}
-	if (cxd_sig_init(&waitmask, on_signal, true) < 0) {
-		cx_log_warn("signals");
-		goto out_close_ctl;
-	}
-	if (sodium_init() < 0) {
-		cx_log_warnx("libsodium initialisation failed");
-		goto out_close_ctl;
-	}
 	if (getrandom(&sk, sizeof(sk), 0) != (ssize_t)sizeof(sk) ||
 	    getrandom(&a->rand_state, sizeof(a->rand_state), 0) !=
 	    (ssize_t)sizeof(a->rand_state)) {

@@ -25,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include <conex/log.h>
 #include <conex/parse.h>
@@ -33,6 +32,7 @@
 #include "bank.h"
 #include "common/conffile.h"
 #include "common/ctl.h"
+#include "common/daemon.h"
 #include "common/metrics.h"
 #include "common/opts.h"
 #include "common/sig.h"
@@ -498,24 +498,9 @@ int main(int argc, char **argv)
 	cx_log_init("conex-policer", opts.foreground, opts.debug ? CX_LOG_DEBUG : CX_LOG_INFO);
 
 	/* The lock comes first: a second instance must not touch the hooks. */
-	pl->ctl_fd = cxd_ctl_listen(CTL_NAME);
-	if (pl->ctl_fd == -EADDRINUSE) {
-		cx_log_warnx("another conex-policer is already running here");
+	pl->ctl_fd = cxd_daemon_start("conex-policer", CTL_NAME, &waitmask, on_signal);
+	if (pl->ctl_fd < 0)
 		goto out_free;
-	}
-	if (pl->ctl_fd < 0) {
-		errno = -pl->ctl_fd;
-		cx_log_warn("control socket");
-		goto out_free;
-	}
-	if (cxd_sig_init(&waitmask, on_signal, true) < 0) {
-		cx_log_warn("signals");
-		goto out_close_ctl;
-	}
-	if (sodium_init() < 0) {
-		cx_log_warnx("libsodium initialisation failed");
-		goto out_close_ctl;
-	}
 	if (getrandom(&pl->rand_state, sizeof(pl->rand_state), 0) !=
 	    (ssize_t)sizeof(pl->rand_state)) {
 		cx_log_warn("getrandom");
