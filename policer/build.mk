@@ -58,3 +58,19 @@ $(O)/tests/unit/test_polconf.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
 $(O)/tests/unit/test_polconf: $(O)/tests/unit/test_polconf.o $(POL_DIR)/config.o $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lsodium
+
+# test_poldp: the verdict per packet (datapath.c) driven with crafted
+# packets; the test defines pol_now_ns() (main.c's) as its own clock.
+$(O)/tests/unit/test_poldp.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
+$(O)/tests/unit/test_poldp: $(O)/tests/unit/test_poldp.o $(POL_DIR)/datapath.o \
+		$(POL_DIR)/config.o $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lsodium
+
+# fuzz_poldp: the same verdict on fuzzed bytes. The fuzzer links libconex
+# as objects, so extra prerequisites are enough (as for fuzz_pcap).
+POL_FUZZ_OBJS := $(OF)/policer/datapath.o $(OF)/policer/config.o \
+		 $(OF)/common/pkt.o $(OF)/common/conffile.o $(OF)/common/hostport.o
+$(OF)/fuzz_poldp: $(POL_FUZZ_OBJS)
+$(OF)/tests/fuzz/fuzz_poldp.o $(OF)/policer/datapath.o $(OF)/policer/config.o: \
+		CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)

@@ -56,9 +56,11 @@ static const struct pol_guest *guest_of(const struct policer *pl,
 }
 
 /*
- * The guest's own address, or one that never leaves the link (IPv6
- * link-local and unspecified sources: neighbour discovery and DAD, which
- * the host itself answers), so that the check cannot break them.
+ * The guest's own address, or one that never leaves the link, so that the
+ * check cannot break what the host itself answers: IPv6 link-local and
+ * unspecified sources (neighbour discovery, DAD) and IPv4 0.0.0.0 (a DHCP
+ * client without an address yet; a router never forwards it, RFC 1812
+ * §5.3.7).
  */
 static bool source_ok(const struct pol_guest *g, const struct cx_audit_pkt *pkt)
 {
@@ -70,6 +72,8 @@ static bool source_ok(const struct pol_guest *g, const struct cx_audit_pkt *pkt)
 	if (pkt->key.family == CX_FLOW_IPV4) {
 		a += 12;	/* v4-mapped in the flow key */
 		family = AF_INET;
+		if (memcmp(a, unspec, 4) == 0)
+			return true;
 	} else if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
 		   memcmp(a, unspec, 16) == 0) {
 		return true;
@@ -112,7 +116,7 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	const struct pol_guest *g;
 	struct pol_tenant_rt *t;
 	struct cx_audit_pkt pkt;
-	uint64_t now_ns, marked = 0;
+	uint64_t now_ns, marked = 0, forgive = 0;
 	bool conex, want = false;
 	int ret;
 
@@ -149,14 +153,12 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 			 * The retransmission of a packet this policer dropped
 			 * re-echoes that drop as L: a loss the network did not
 			 * cause, already paid for by the drop. Forgiven, byte
-			 * for byte, so a sanction does not feed itself.
+			 * for byte, so a sanction does not feed itself; taken
+			 * from what is owed only if the packet passes.
 			 */
-			uint64_t f = t->forgive_bytes < pkt.ip_bytes ?
-				     t->forgive_bytes : pkt.ip_bytes;
-
-			t->forgive_bytes -= f;
-			t->forgiven_bytes += f;
-			marked += pkt.ip_bytes - f;
+			forgive = t->forgive_bytes < pkt.ip_bytes ?
+				  t->forgive_bytes : pkt.ip_bytes;
+			marked += pkt.ip_bytes - forgive;
 		}
 		if (pkt.sig & CX_SIG_E)
 			marked += pkt.ip_bytes;
@@ -170,6 +172,8 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 			t->forgive_bytes += pkt.ip_bytes;
 		return drop(t, POL_DROP_POLICE, pkt.ip_bytes);
 	}
+	t->forgive_bytes -= forgive;
+	t->forgiven_bytes += forgive;
 	if (conex) {
 		t->conex_packets++;
 		t->conex_bytes += pkt.ip_bytes;

@@ -249,11 +249,8 @@ static int reload(struct policer *pl, const char *path, char *err, size_t errlen
 		goto fail;
 	}
 	if (!same_interfaces(&pl->cfg, &next) &&
-	    pol_net_install(&next, msg, sizeof(msg)) < 0) {
+	    pol_net_guests(&pl->cfg, &next, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "hooks for the new guests: %.400s", msg);
-		/* Put the old hooks back; their failure is logged. */
-		if (pol_net_install(&pl->cfg, msg, sizeof(msg)) < 0)
-			cx_log_warnx("restoring the previous hooks: %s", msg);
 		goto fail;
 	}
 	pol_apply(pl, &next, pol_now_ns());

@@ -266,6 +266,22 @@ static int check_config(const struct pol_config *c, char *err, size_t errlen)
 
 /* --- the NFQUEUE hook --------------------------------------------------------- */
 
+/* `-A` (append) or `-D` (delete) the jump of guest interface ifname. */
+static int guest_jump(unsigned int t, const char *op, const char *ifname,
+		      char *err, size_t errlen)
+{
+	struct cxd_args a;
+
+	args_xt(&a, t);
+	cxd_args_add(&a, op);
+	cxd_args_add(&a, "PREROUTING");
+	cxd_args_add(&a, "-i");
+	cxd_args_add(&a, ifname);
+	cxd_args_add(&a, "-j");
+	cxd_args_add(&a, POL_NET_CHAIN);
+	return exec_args(&a, err, errlen);
+}
+
 static int install_hook(const struct pol_config *c, unsigned int t, char *err,
 			size_t errlen)
 {
@@ -328,14 +344,7 @@ static int install_hook(const struct pol_config *c, unsigned int t, char *err,
 	 * NFQUEUE verdict ends the chain).
 	 */
 	for (i = 0; i < c->n_guests; i++) {
-		args_xt(&a, t);
-		cxd_args_add(&a, "-A");
-		cxd_args_add(&a, "PREROUTING");
-		cxd_args_add(&a, "-i");
-		cxd_args_add(&a, c->guests[i].ifname);
-		cxd_args_add(&a, "-j");
-		cxd_args_add(&a, POL_NET_CHAIN);
-		ret = exec_args(&a, err, errlen);
+		ret = guest_jump(t, "-A", c->guests[i].ifname, err, errlen);
 		if (ret < 0)
 			return ret;
 	}
@@ -703,4 +712,53 @@ int pol_net_install(const struct pol_config *c, char *err, size_t errlen)
 		return ret;
 	}
 	return 0;
+}
+
+static bool has_guest(const struct pol_config *c, const char *ifname)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n_guests; i++)
+		if (strcmp(c->guests[i].ifname, ifname) == 0)
+			return true;
+	return false;
+}
+
+/* The jumps of the guests of c that are not guests of other. */
+static int jumps_not_in(const struct pol_config *c, const struct pol_config *other,
+			const char *op, char *err, size_t errlen)
+{
+	unsigned int t, i;
+	int ret;
+
+	for (t = 0; t < 2; t++)
+		for (i = 0; i < c->n_guests; i++) {
+			if (has_guest(other, c->guests[i].ifname))
+				continue;
+			ret = guest_jump(t, op, c->guests[i].ifname, err, errlen);
+			if (ret < 0)
+				return ret;
+		}
+	return 0;
+}
+
+int pol_net_guests(const struct pol_config *old, const struct pol_config *next,
+		   char *err, size_t errlen)
+{
+	char tmp[OUT_BYTES];
+	unsigned int t, i;
+	int ret;
+
+	ret = jumps_not_in(next, old, "-A", err, errlen);
+	if (ret >= 0)
+		ret = jumps_not_in(old, next, "-D", err, errlen);
+	if (ret >= 0)
+		return 0;
+	/* Back to old's jumps exactly; a failure here is old news in err. */
+	for (t = 0; t < 2; t++) {
+		(void)remove_jumps(t, tmp, sizeof(tmp));
+		for (i = 0; i < old->n_guests; i++)
+			(void)guest_jump(t, "-A", old->guests[i].ifname, tmp, sizeof(tmp));
+	}
+	return ret;
 }

@@ -53,6 +53,16 @@
 int pol_net_install(const struct pol_config *c, char *err, size_t errlen);
 
 /*
+ * A reload whose guests changed: append the jumps of next's new guest
+ * interfaces and delete those of old's departed ones, leaving the chain,
+ * the other guests' jumps and the tunnel as they are, so that traffic of
+ * guests that stay is policed and tunnelled throughout. On failure the
+ * jumps are put back as old had them. 0, or -EIO / -errno with err set.
+ */
+int pol_net_guests(const struct pol_config *old, const struct pol_config *next,
+		   char *err, size_t errlen);
+
+/*
  * Remove the objects c names: the CONEX-POLICE jumps and chain (whatever
  * guests they name), the nft table, the policy rules, table c->table and
  * the device. Idempotent; safe when nothing is installed. Returns how

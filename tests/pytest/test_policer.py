@@ -295,6 +295,52 @@ def test_set_allowance_and_reload(bed, daemons, tmp_path):
 	assert p.tenant("ta")["allowance_bps"] == 4_000_000
 
 
+def tun_ifindex(node):
+	return int(node.run(["cat", f"/sys/class/net/{cxp.TUN_DEV}/ifindex"]).stdout)
+
+
+def test_reload_guests_keeps_the_tunnel(bed, daemons):
+	"""A reload that adds and removes guests changes only their jumps: the
+	tunnel device stays (same ifindex), the staying guest's traffic is
+	policed and tunnelled throughout, a departed guest's is not queued."""
+	_, _, tunnel_pair = daemons
+	p = tunnel_pair({"ta": "1gbit"}, {1: "ta"})
+	h1, rcv = bed.host(1), bed.guest(2, 1)
+	idx = tun_ifindex(h1)
+
+	def ping(g):
+		out = bed.guest(1, g).ping([rcv.ip4, rcv.ip6], count=2, timeout=1.0)
+		assert all(v is not None for v in out.values()), out
+
+	def reload_with(tenants, guests):
+		with open(p.conf, "w") as f:
+			f.write(cxp.config(bed, 1, tenants, guests, tunnel=True, key=KEY))
+		cp = p.command("reload")
+		assert cp.returncode == 0, cp.stderr
+		assert tun_ifindex(h1) == idx
+
+	def jumps(*guests):
+		got = sorted(l for l in cxp.leftovers(h1) if "-A PREROUTING" in l)
+		assert got == sorted(f"{t} -A PREROUTING -i g{g} -j {cxp.CHAIN}"
+				     for t in ("iptables", "ip6tables") for g in guests), got
+
+	ping(2)
+	reload_with({"ta": "1gbit", "tb": "1gbit"}, {1: "ta", 2: "tb"})
+	jumps(1, 2)
+	ping(2)
+	tb = p.tenant("tb")
+	assert tb["packets"] >= 4 and tb["tunnel_packets"] >= 4, tb
+	ping(1)
+	ta = p.tenant("ta")
+	assert ta["packets"] >= 4 and ta["tunnel_packets"] >= 4, ta
+	reload_with({"ta": "1gbit"}, {1: "ta"})
+	jumps(1)
+	ping(2)
+	ping(1)
+	assert p.tenant("ta")["packets"] >= ta["packets"] + 4
+	assert p.stats()["reloads"] == 2 and p.stats()["reload_errors"] == 0
+
+
 FORGE = textwrap.dedent("""\
 	import socket, sys, struct
 	dst, port = sys.argv[1], int(sys.argv[2])
