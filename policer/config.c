@@ -49,6 +49,16 @@ bool pol_prefix_match(const struct pol_prefix *px, int family, const uint8_t *a)
 	return !rest || ((px->addr[full] ^ a[full]) & (0xff00 >> rest)) == 0;
 }
 
+bool pol_config_remote(const struct pol_config *c, int family, const uint8_t *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n_remotes; i++)
+		if (pol_prefix_match(&c->remotes[i].prefix, family, a))
+			return true;
+	return false;
+}
+
 bool pol_config_tunnel(const struct pol_config *c)
 {
 	return c->local_family != 0 && c->n_remotes > 0;

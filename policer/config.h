@@ -112,6 +112,9 @@ int pol_config_tenant(const struct pol_config *c, const char *name);
 /* Does the address a (4 or 16 octets by family) lie in px? */
 bool pol_prefix_match(const struct pol_prefix *px, int family, const uint8_t *a);
 
+/* Does the address a (4 or 16 octets by family) lie in a `remote` prefix? */
+bool pol_config_remote(const struct pol_config *c, int family, const uint8_t *a);
+
 /* True if the tunnel is configured (local address and at least one remote). */
 bool pol_config_tunnel(const struct pol_config *c);
 

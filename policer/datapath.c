@@ -87,18 +87,9 @@ static bool source_ok(const struct pol_guest *g, const struct cx_audit_pkt *pkt)
 /* Is the destination a guest behind a peer (a `remote` prefix)? */
 static bool remote(const struct policer *pl, const struct cx_audit_pkt *pkt)
 {
-	const uint8_t *a = pkt->key.daddr;
-	int family = AF_INET6;
-	unsigned int i;
-
-	if (pkt->key.family == CX_FLOW_IPV4) {
-		a += 12;
-		family = AF_INET;
-	}
-	for (i = 0; i < pl->cfg.n_remotes; i++)
-		if (pol_prefix_match(&pl->cfg.remotes[i].prefix, family, a))
-			return true;
-	return false;
+	if (pkt->key.family == CX_FLOW_IPV4)
+		return pol_config_remote(&pl->cfg, AF_INET, pkt->key.daddr + 12);
+	return pol_config_remote(&pl->cfg, AF_INET6, pkt->key.daddr);
 }
 
 static unsigned int drop(struct pol_tenant_rt *t, enum pol_drop why,

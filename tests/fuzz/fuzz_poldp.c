@@ -139,18 +139,9 @@ static void setup(struct policer *pl)
 /* Is the parsed destination in a `remote` prefix? */
 static bool to_remote(const struct policer *pl, const struct cx_audit_pkt *ap)
 {
-	const uint8_t *a = ap->key.daddr;
-	int family = AF_INET6;
-	unsigned int i;
-
-	if (ap->key.family == CX_FLOW_IPV4) {
-		a += 12;
-		family = AF_INET;
-	}
-	for (i = 0; i < pl->cfg.n_remotes; i++)
-		if (pol_prefix_match(&pl->cfg.remotes[i].prefix, family, a))
-			return true;
-	return false;
+	if (ap->key.family == CX_FLOW_IPV4)
+		return pol_config_remote(&pl->cfg, AF_INET, ap->key.daddr + 12);
+	return pol_config_remote(&pl->cfg, AF_INET6, ap->key.daddr);
 }
 
 /* The tenant of an interface index as the config says, or -1. */
