@@ -14,7 +14,8 @@ cubic flow alone through this bottleneck costs about 4.7 Mbit/s of ConEx
 marks (C, and classic ECN's conservative E, RFC 7786 §5.2) but only about
 1.6 Mbit/s of CE counted through the tunnel, so tenants whose traffic is
 ConEx get 11.5 Mbit/s and those policed through the tunnel (legacy guests,
-UDP) 4 Mbit/s. The auditor reports every 20 ms (its default
+UDP) 3.75 Mbit/s (measured: the single legacy flow's share averaged 0.47
+at 4 Mbit/s, 0.55 at 3.5, 0.51 at 3.75). The auditor reports every 20 ms (its default
 feedback_interval): with 100 ms the lumps made the legacy shares swing
 between runs (0.36 to 0.59 measured).
 """
@@ -37,11 +38,12 @@ from cxtb import policer as cxp
 RATE_BPS = 100_000_000
 SECONDS = 8
 # Policed runs are longer: shares under the policer swing more within a
-# run (10 s runs of the 1-vs-10 ConEx case measured 0.40 to 0.62).
-POLICED_SECONDS = 16
+# run (10 s runs of the 1-vs-10 ConEx case measured 0.40 to 0.62; 16 s runs
+# of the legacy case 0.45 to 0.58, 24 s runs 0.48 to 0.52).
+POLICED_SECONDS = 24
 KEY = "5a" * 32
 CONEX_ALLOWANCE = "11500kbit"
-LEGACY_ALLOWANCE = "4mbit"
+LEGACY_ALLOWANCE = "3750kbit"
 # Issue 5: goodput shares within 20 % of equal.
 FAIR_LO, FAIR_HI = 0.4, 0.6
 # Without the policer, ten flows against one: the one gets well under a third.
@@ -554,7 +556,10 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 	share0, share1 = a0 / (a0 + b0), a1 / (a1 + b1)
 	info["shares"] = (share0, share1)
 	print(f"{trial}: none {a0 / 1e6:.1f}/{b0 / 1e6:.1f} Mb/s share {share0:.2f}; "
-	      f"policer {a1 / 1e6:.1f}/{b1 / 1e6:.1f} Mb/s share {share1:.2f}")
+	      f"policer {a1 / 1e6:.1f}/{b1 / 1e6:.1f} Mb/s share {share1:.2f}; drops "
+	      f"{ta['drops_police']}/{tb['drops_police']}, congestion bytes "
+	      f"{ta['marked_bytes'] + ta['feedback_ce_bytes']}/"
+	      f"{tb['marked_bytes'] + tb['feedback_ce_bytes']}")
 	assert share0 < UNFAIR_HI, info
 	assert tb["drops_police"] > 0, info
 	# The markers are honest, policed hard or not at all: the auditor
@@ -570,12 +575,10 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 	if kind_b == "udp":
 		# (d) the TCP tenant keeps at least 40 % of the bottleneck.
 		assert a1 >= 0.4 * RATE_BPS, info
-	elif trial.startswith("c-"):
-		# (c) both kinds policed by one policer; the single flow is no
-		# longer crowded out (allowances calibrated per kind: see the
-		# module docstring, and the note on the marker's over-declaration).
-		assert share1 >= 0.25 and share1 > 2 * share0, info
 	else:
+		# (a), (b) and (c) alike: shares within 20 % of equal; in (c) the
+		# ConEx and the legacy tenant each have their kind's allowance
+		# (see the module docstring).
 		assert FAIR_LO <= share1 <= FAIR_HI, info
 		# Isolation without wasting capacity.
 		assert a1 + b1 >= 0.8 * (a0 + b0), info
