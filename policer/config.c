@@ -27,6 +27,7 @@ void pol_config_init(struct pol_config *c)
 	snprintf(c->tun_dev, sizeof(c->tun_dev), "%s", POL_TUN_DEV_DEFAULT);
 	c->table = POL_TABLE_DEFAULT;
 	c->mark = POL_MARK_DEFAULT;
+	c->mark_mask = UINT32_MAX;
 	c->bank_share_ppm = POL_BANK_SHARE_DEFAULT_PPM;
 }
 
@@ -72,6 +73,43 @@ static int set_u64(const char *key, const char *v, uint64_t min, uint64_t max,
 			 key, v, (unsigned long long)min, (unsigned long long)max);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * tunnel_mark VALUE[/MASK]: the bits of the packet mark the tunnel owns
+ * (MASK, all 32 by default) and their value, as iptables' MARK and ip
+ * rule's fwmark write them, so that other users of other bits (a
+ * firewall, kube-proxy) keep theirs. VALUE must be non-zero and within
+ * MASK: an all-zero value would select every unmarked packet.
+ */
+static int parse_mark(const char *v, uint32_t *mark, uint32_t *mask, char *err,
+		      size_t errlen)
+{
+	char num[24];
+	const char *slash = strchr(v, '/');
+	uint64_t x = 0, m = UINT32_MAX;
+	size_t n = slash ? (size_t)(slash - v) : strlen(v);
+	bool ok = n < sizeof(num);
+
+	if (ok) {
+		memcpy(num, v, n);
+		num[n] = '\0';
+		ok = cx_parse_u64(num, 1, UINT32_MAX, &x) == 0 &&
+		     (!slash || cx_parse_u64(slash + 1, 1, UINT32_MAX, &m) == 0);
+	}
+	if (!ok) {
+		snprintf(err, errlen, "tunnel_mark: '%s' is not VALUE[/MASK], each "
+			 "a number in 1..4294967295", v);
+		return -1;
+	}
+	if (x & ~m) {
+		snprintf(err, errlen, "tunnel_mark: '%s': the value has bits outside "
+			 "the mask", v);
+		return -1;
+	}
+	*mark = (uint32_t)x;
+	*mask = (uint32_t)m;
 	return 0;
 }
 
@@ -396,9 +434,8 @@ static int set_scalar(struct pol_config *c, const char *key, const char *v,
 		}
 		c->table = (uint32_t)x;
 	} else if (strcmp(key, "tunnel_mark") == 0) {
-		if (set_u64(key, v, 1, UINT32_MAX, &x, err, errlen) < 0)
+		if (parse_mark(v, &c->mark, &c->mark_mask, err, errlen) < 0)
 			return -1;
-		c->mark = (uint32_t)x;
 	} else if (strcmp(key, "redis") == 0) {
 		if (strlen(v) >= sizeof(c->redis_url)) {
 			snprintf(err, errlen, "redis: URL longer than %d bytes",

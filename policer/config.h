@@ -84,7 +84,8 @@ struct pol_config {
 	uint32_t vni;
 	char tun_dev[IF_NAMESIZE];
 	uint32_t table;
-	uint32_t mark;
+	uint32_t mark;		/* the tunnel's bits of the packet mark... */
+	uint32_t mark_mask;	/* ...within these; the others are left alone */
 	struct pol_peer peers[POL_PEERS_MAX];
 	unsigned int n_peers;
 	struct pol_remote remotes[POL_REMOTES_MAX];

@@ -187,10 +187,12 @@ verdict:
 	 * the tunnel table would route (to a remote guest); elsewhere the
 	 * mark finds no route there and is harmless.
 	 */
-	if (pl->fb_fd >= 0 && want != (p->mark == pl->cfg.mark) &&
+	if (pl->fb_fd >= 0 &&
+	    want != ((p->mark & pl->cfg.mark_mask) == pl->cfg.mark) &&
 	    (want || remote(pl, &pkt))) {
+		/* Only the tunnel's bits: other users of the mark keep theirs. */
 		mark->set = true;
-		mark->value = want ? pl->cfg.mark : 0;
+		mark->value = (p->mark & ~pl->cfg.mark_mask) | (want ? pl->cfg.mark : 0);
 		pl->st.mark_fixes++;
 	}
 	return NF_ACCEPT;

@@ -202,7 +202,7 @@ static const char *restart_needed(const struct pol_config *a,
 	    memcmp(a->local_addr, b->local_addr, 16) != 0 ||
 	    a->feedback_port != b->feedback_port || a->vxlan_port != b->vxlan_port ||
 	    a->vni != b->vni || strcmp(a->tun_dev, b->tun_dev) != 0 ||
-	    a->table != b->table || a->mark != b->mark)
+	    a->table != b->table || a->mark != b->mark || a->mark_mask != b->mark_mask)
 		return "host_id, local or tunnel parameters";
 	if (a->n_peers != b->n_peers ||
 	    memcmp(a->peers, b->peers, a->n_peers * sizeof(a->peers[0])) != 0 ||

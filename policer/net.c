@@ -306,9 +306,10 @@ static int install_hook(const struct pol_config *c, unsigned int t, char *err,
 	 * a plain accept, which batches.
 	 */
 	if (pol_config_tunnel(c)) {
-		char mark[16];
+		char mark[32];
 
-		snprintf(mark, sizeof(mark), "0x%x", c->mark);
+		/* Only the tunnel's bits: other users of the mark keep theirs. */
+		snprintf(mark, sizeof(mark), "0x%x/0x%x", c->mark, c->mark_mask);
 		args_xt(&a, t);
 		cxd_args_add(&a, "-A");
 		cxd_args_add(&a, POL_NET_CHAIN);
@@ -521,7 +522,7 @@ static int install_rules(const struct pol_config *c, char *err, size_t errlen)
 	unsigned int f;
 	int ret;
 
-	snprintf(sel, sizeof(sel), "0x%x/0xffffffff", c->mark);
+	snprintf(sel, sizeof(sel), "0x%x/0x%x", c->mark, c->mark_mask);
 	snprintf(table, sizeof(table), "%u", c->table);
 	snprintf(pref, sizeof(pref), "%u", POL_NET_RULE_PREF);
 	for (f = 0; f < 2; f++) {
@@ -622,8 +623,8 @@ static int install_tunnel(const struct pol_config *c, char *err, size_t errlen)
  * table `table`, the device, then the hook. Returns how many objects went,
  * or the first error (err set) after trying them all.
  */
-static int cleanup(const char *dev, uint32_t table, uint32_t mark, bool any_rule,
-		   char *err, size_t errlen)
+static int cleanup(const char *dev, uint32_t table, uint32_t mark, uint32_t mask,
+		   bool any_rule, char *err, size_t errlen)
 {
 	char tbl[16], sel[32], pref[16], out[OUT_BYTES], msg[OUT_BYTES] = "";
 	struct cxd_args a;
@@ -637,7 +638,7 @@ static int cleanup(const char *dev, uint32_t table, uint32_t mark, bool any_rule
 		n += ret == 0;
 	}
 	snprintf(tbl, sizeof(tbl), "%u", table);
-	snprintf(sel, sizeof(sel), "0x%x/0xffffffff", mark);
+	snprintf(sel, sizeof(sel), "0x%x/0x%x", mark, mask);
 	snprintf(pref, sizeof(pref), "%u", POL_NET_RULE_PREF);
 	for (f = 0; f < 2; f++) {
 		/* A failing delete means none is left. */
@@ -681,13 +682,13 @@ int pol_net_cleanup(const struct pol_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "tunnel device name not terminated");
 		return -EINVAL;
 	}
-	return cleanup(c->tun_dev, c->table, c->mark, false, err, errlen);
+	return cleanup(c->tun_dev, c->table, c->mark, c->mark_mask, false, err, errlen);
 }
 
 int pol_net_cleanup_all(char *err, size_t errlen)
 {
-	return cleanup(POL_TUN_DEV_DEFAULT, POL_TABLE_DEFAULT, POL_MARK_DEFAULT, true,
-		       err, errlen);
+	return cleanup(POL_TUN_DEV_DEFAULT, POL_TABLE_DEFAULT, POL_MARK_DEFAULT,
+		       UINT32_MAX, true, err, errlen);
 }
 
 int pol_net_install(const struct pol_config *c, char *err, size_t errlen)

@@ -12,10 +12,10 @@
  * - a drop reaches a tenant and increments exactly one drop counter, by
  *   the packet's bytes, and sets no mark; a police drop is one the
  *   tenant's cx_police counted, a spoof drop never consults it;
- * - a mark is set only with a tunnel, only to 0 or the tunnel mark, only
- *   when it changes the kernel's guess, only for a destination in a
- *   `remote` prefix, and each counts one mark fix; only such packets are
- *   tunnelled;
+ * - a mark is set only with a tunnel, only to 0 or the tunnel mark within
+ *   the mask (the other bits kept), only when it changes the kernel's
+ *   guess, only for a destination in a `remote` prefix, and each counts
+ *   one mark fix; only such packets are tunnelled;
  * - a passed packet is ConEx, tunnelled or neither, never both; ConEx and
  *   flag counters move by the packet's bytes or not at all;
  * - each tenant's packets counter equals the calls that reached it; its
@@ -174,6 +174,7 @@ static void check(const struct policer *pl, const struct snap *old,
 		  uint64_t reached[N_TENANTS])
 {
 	const struct pol_stats *s = &pl->st, *os = &old->st;
+	const uint32_t M = pl->cfg.mark_mask;
 	const struct pol_tenant_rt *t, *ot;
 	uint64_t hook = d64(s->other_hook, os->other_hook);
 	uint64_t unk = d64(s->unknown_indev, os->unknown_indev);
@@ -261,16 +262,18 @@ static void check(const struct policer *pl, const struct snap *old,
 	if (m->set) {
 		if (fixes != 1 || v != NF_ACCEPT)
 			__builtin_trap();
-		if (m->value == MARK ? p->mark == MARK :
-		    m->value != 0 || p->mark != MARK)
+		/* Only the mask's bits change, and they flip the guess. */
+		if ((m->value & ~M) != (p->mark & ~M) ||
+		    ((m->value & M) != 0 && (m->value & M) != MARK) ||
+		    ((m->value & M) == MARK) == ((p->mark & M) == MARK))
 			__builtin_trap();
 	} else if (fixes) {
 		__builtin_trap();
 	}
 	/* A tunnelled packet leaves with the tunnel mark, one way or the other. */
-	if (tun && !(m->set ? m->value == MARK : p->mark == MARK))
+	if (tun && ((m->set ? m->value : p->mark) & M) != MARK)
 		__builtin_trap();
-	if (conex && m->set && m->value != 0)
+	if (conex && m->set && (m->value & M) != 0)
 		__builtin_trap();
 	lvl = cx_police_level_bytes(&t->pol, clock_ns);
 	if (lvl < -(int64_t)t->pol.cfg.burst_bytes ||
@@ -289,7 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint8_t hooks[] = {
 		NF_INET_LOCAL_OUT, NF_INET_FORWARD, NF_INET_POST_ROUTING,
 	};
-	static const uint32_t guesses[] = { 0, MARK, OTHER_MARK, MARK | 1 };
+	/* OTHER_MARK alone, and beside the tunnel's bits under a mask. */
+	static const uint32_t guesses[] = { 0, MARK, OTHER_MARK, MARK | 0x100 };
 	uint64_t reached[N_TENANTS] = { 0 };
 	struct cx_audit_pkt ap;
 	struct cxd_nfq_mark m;
@@ -308,6 +312,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pl = base;
 	pl.fb_fd = data[0] & 1 ? 100 : -1;
+	/* The whole mark (the default), or the tunnel's bits within 0xff. */
+	pl.cfg.mark_mask = data[0] & 2 ? 0xffU : UINT32_MAX;
 	clock_ns = T0_NS;
 	off = 1;
 	for (n = 0; n < RECORDS_MAX && REC <= size - off; n++) {

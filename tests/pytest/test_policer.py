@@ -343,6 +343,40 @@ def test_reload_guests_keeps_the_tunnel(bed, daemons):
 	assert p.stats()["reloads"] == 2 and p.stats()["reload_errors"] == 0
 
 
+def test_tunnel_mark_keeps_other_bits(bed, daemons):
+	"""tunnel_mark VALUE/MASK: the policer steers with its own bits of the
+	packet mark only; a bit another rule of the host set first (here
+	0x1, as a firewall or kube-proxy would) is still there when the packet
+	leaves through the tunnel."""
+	policer, _, _ = daemons
+	mark = "0x10000/0x10000"
+	p = policer(1, {"ta": "1gbit", "tb": "1gbit"}, {1: "ta", 2: "tb"},
+		    extra=(f"tunnel_mark {mark}",))
+	policer(2, {"ra": "1gbit", "rb": "1gbit"}, {1: "ra", 2: "rb"})
+	h1, snd, rcv = bed.host(1), bed.guest(1, 1), bed.guest(2, 1)
+	for fam in ("-4", "-6"):
+		out = h1.run(["ip", fam, "rule", "show"]).stdout
+		assert f"fwmark {mark} lookup {cxp.TABLE}" in out, out
+	ours = [("PREROUTING", ["-i", "g1", "-j", "MARK", "--set-xmark", "0x1/0x1"]),
+		("POSTROUTING", ["-o", cxp.TUN_DEV, "-m", "mark", "--mark", "0x10001/0x10001",
+				 "-j", "ACCEPT"])]
+	try:
+		for tool in ("iptables", "ip6tables"):
+			for chain, spec in ours:
+				h1.run([tool, "-w", "-t", "mangle", "-I", chain, "1"] + spec)
+		out = snd.ping([rcv.ip4, rcv.ip6], count=3, timeout=1.0)
+		assert all(v is not None for v in out.values()), out
+		for tool in ("iptables", "ip6tables"):
+			cp = h1.run([tool, "-w", "-t", "mangle", "-L", "POSTROUTING", "-v", "-n", "-x"])
+			line = [l for l in cp.stdout.splitlines() if "0x10001/0x10001" in l]
+			assert line and int(line[0].split()[0]) >= 3, (tool, cp.stdout)
+		assert p.tenant("ta")["tunnel_packets"] >= 6
+	finally:
+		for tool in ("iptables", "ip6tables"):
+			for chain, spec in ours:
+				h1.run([tool, "-w", "-t", "mangle", "-D", chain] + spec, check=False)
+
+
 FORGE = textwrap.dedent("""\
 	import socket, sys, struct
 	dst, port = sys.argv[1], int(sys.argv[2])

@@ -93,6 +93,7 @@ static void test_full(void **state)
 	assert_string_equal(c.tun_dev, "tun9");
 	assert_int_equal(c.table, 300);
 	assert_int_equal(c.mark, 0x10);
+	assert_int_equal(c.mark_mask, UINT32_MAX);
 	assert_string_equal(c.redis_url, "redis://198.19.0.1:6379");
 	assert_int_equal(c.bank_share_ppm, 250000);
 	assert_true(pol_config_tunnel(&c));
@@ -113,6 +114,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.feedback_port, POL_FEEDBACK_PORT_DEFAULT);
 	assert_int_equal(c.vni, POL_VNI_DEFAULT);
 	assert_string_equal(c.tun_dev, POL_TUN_DEV_DEFAULT);
+	assert_int_equal(c.mark, POL_MARK_DEFAULT);
+	assert_int_equal(c.mark_mask, UINT32_MAX);
 	assert_int_equal(c.bank_share_ppm, POL_BANK_SHARE_DEFAULT_PPM);
 	assert_false(pol_config_tunnel(&c));
 	/* The default burst (one second) is capped for large allowances. */
@@ -120,6 +123,32 @@ static void test_defaults(void **state)
 			      sizeof(err), path, sizeof(path)), 0);
 	assert_int_equal(c.tenants[0].police.burst_bytes, CX_POLICE_BURST_MAX_BYTES);
 	assert_string_equal(c.redis_url, "");
+}
+
+/* tunnel_mark VALUE/MASK: the tunnel owns only the mask's bits. */
+static void test_mark_mask(void **state)
+{
+	static const struct {
+		const char *v;
+		uint32_t mark, mask;
+	} ok[] = {
+		{ "0x10000/0x10000", 0x10000, 0x10000 },
+		{ "0x4358", 0x4358, UINT32_MAX },
+		{ "0x4300/0xff00", 0x4300, 0xff00 },
+		{ "1/0xffffffff", 1, UINT32_MAX },
+	};
+	char text[160], err[512], path[64];
+	struct pol_config c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(ok); i++) {
+		snprintf(text, sizeof(text), "tenant t 1mbit\nguest g1 t 198.18.1.11\n"
+			 "tunnel_mark %s\n", ok[i].v);
+		assert_int_equal(load(text, &c, err, sizeof(err), path, sizeof(path)), 0);
+		assert_int_equal(c.mark, ok[i].mark);
+		assert_int_equal(c.mark_mask, ok[i].mask);
+	}
 }
 
 /* Each error: the line it names and a piece of the message. */
@@ -155,6 +184,14 @@ static void test_errors(void **state)
 		{ T G "vni 16777216\n", 3, "vni: '16777216'" },
 		{ T G "tunnel_table 254\n", 3, "tunnel_table: '254'" },
 		{ T G "tunnel_dev a/b\n", 3, "bad interface name 'a/b'" },
+		{ T G "tunnel_mark 0\n", 3, "tunnel_mark: '0' is not VALUE[/MASK]" },
+		{ T G "tunnel_mark 0x10/0\n", 3, "tunnel_mark: '0x10/0' is not" },
+		{ T G "tunnel_mark 0x10/\n", 3, "tunnel_mark: '0x10/' is not" },
+		{ T G "tunnel_mark /0xff\n", 3, "tunnel_mark: '/0xff' is not" },
+		{ T G "tunnel_mark 0x10/0xff/0xff\n", 3, "is not VALUE[/MASK]" },
+		{ T G "tunnel_mark 0x100000000\n", 3, "is not VALUE[/MASK]" },
+		{ T G "tunnel_mark 0x1234567890123456789012/1\n", 3, "is not VALUE[/MASK]" },
+		{ T G "tunnel_mark 0x110/0xf0\n", 3, "the value has bits outside the mask" },
 		{ T G "bank_share 0%\n", 3, "got '0%'" },
 		{ T G "bank_share 50\n", 3, "got '50'" },
 		{ T G "peer 0 198.19.2.2 " KEYHEX "\n", 3, "peer: '0' is not a number" },
@@ -201,6 +238,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_mark_mask),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -654,6 +654,49 @@ static void run_switch(bool tunnel)
 	free(pl);
 }
 
+/*
+ * tunnel_mark VALUE/MASK: the policer reads and writes only the mask's
+ * bits, so another tool's bits of the same packet mark survive.
+ */
+static void test_mark_mask(void **state)
+{
+	static const struct {
+		const char *what;
+		struct pk k;
+		uint32_t guess;
+		bool set;
+		uint32_t value;
+	} v[] = {
+		{ "udp, no guess, other bit", { AF_INET, A4, R4, PK_UDP, 200, false, 0 },
+		  0x1, true, 0x10001 },
+		{ "udp, right guess, other bit", { AF_INET, A4, R4, PK_UDP, 200, false, 0 },
+		  0x10001, false, 0 },
+		{ "conex, wrong guess, other bit", SW_TCP(AF_INET, A4, R4, true, CX_SIG_X, 100),
+		  0x10001, true, 0x1 },
+		{ "conex, right guess, other bits", SW_TCP(AF_INET, A4, R4, true, CX_SIG_X, 100),
+		  0xfffeffff, false, 0 },
+		{ "udp v6, other bits only", { AF_INET6, A6, R6, PK_UDP, 200, false, 0 },
+		  0xfffeffff, true, 0xffffffff },
+		{ "udp local, other bit", { AF_INET, A4, N4, PK_UDP, 200, false, 0 },
+		  0x1, false, 0 },
+	};
+	struct cxd_nfq_mark mark;
+	struct policer *pl = pl_new(true);
+	size_t i;
+
+	(void)state;
+	pl->cfg.mark = 0x10000;
+	pl->cfg.mark_mask = 0x10000;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		expect_ret(v[i].what, (int)queue_pk(pl, IF_A, &v[i].k, v[i].guess, &mark,
+						    NULL), NF_ACCEPT);
+		expect_ret(v[i].what, mark.set, v[i].set);
+		if (v[i].set)
+			expect_ret(v[i].what, (int)mark.value, (int)v[i].value);
+	}
+	free(pl);
+}
+
 static void test_switch_per_packet(void **state)
 {
 	(void)state;
@@ -1034,6 +1077,7 @@ int main(void)
 		cmocka_unit_test(test_ignored),
 		cmocka_unit_test(test_conex_drain),
 		cmocka_unit_test(test_switch_per_packet),
+		cmocka_unit_test(test_mark_mask),
 		cmocka_unit_test(test_no_tunnel_no_mark),
 		cmocka_unit_test(test_police_drops_rise),
 		cmocka_unit_test(test_police_marked_less),
