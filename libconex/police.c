@@ -247,6 +247,7 @@ int cx_police_init(struct cx_police *pol, const struct cx_police_cfg *cfg,
 	p.cfg = *cfg;
 	p.mode = (uint32_t)mode;
 	p.last_ns = now_ns;
+	cx_charge_init(&p.charge, now_ns);
 	if (bucket_at(&p.main, main_rate_of(cfg, p.mode), cfg->burst_bytes,
 		      (int64_t)cfg->burst_bytes, now_ns) < 0 ||
 	    bucket_at(&p.peak, peak_rate_of(cfg), peak_burst_of(cfg),
@@ -313,14 +314,17 @@ static void drain_main(struct cx_police *pol, uint64_t bytes, uint64_t now_ns)
 	pol->c.debt_capped_bytes = sat_add(pol->c.debt_capped_bytes, lost);
 }
 
-int cx_police_packet(struct cx_police *pol, uint64_t marked_bytes,
-		     uint32_t pkt_bytes, uint32_t rand, uint64_t now_ns)
+int cx_police_packet(struct cx_police *pol, uint64_t reecho_bytes,
+		     uint64_t credit_bytes, uint32_t pkt_bytes, uint32_t rand,
+		     uint64_t now_ns)
 {
+	uint64_t marked_bytes, charge;
 	uint32_t ppm;
 
 	/* At most once per L, E and C flag (RFC 7837 §4). */
-	if (marked_bytes > 3 * (uint64_t)pkt_bytes)
+	if (reecho_bytes > 2 * (uint64_t)pkt_bytes || credit_bytes > pkt_bytes)
 		return -EINVAL;
+	marked_bytes = reecho_bytes + credit_bytes;
 	catch_up(pol, now_ns);
 	pol->c.packets++;
 	pol->c.bytes = sat_add(pol->c.bytes, pkt_bytes);
@@ -344,9 +348,13 @@ int cx_police_packet(struct cx_police *pol, uint64_t marked_bytes,
 		return CX_POLICE_DROP;
 	}
 	if (marked_bytes) {
-		drain_main(pol, marked_bytes, now_ns);
-		cx_tb_drain(&pol->peak, marked_bytes, now_ns);
-		pol->c.marked_bytes = sat_add(pol->c.marked_bytes, marked_bytes);
+		charge = cx_charge_add(&pol->charge, reecho_bytes, credit_bytes,
+				       CX_CHARGE_WINDOW_NS, now_ns);
+		drain_main(pol, charge, now_ns);
+		cx_tb_drain(&pol->peak, charge, now_ns);
+		pol->c.reecho_bytes = sat_add(pol->c.reecho_bytes, reecho_bytes);
+		pol->c.credit_bytes = sat_add(pol->c.credit_bytes, credit_bytes);
+		pol->c.charged_bytes = sat_add(pol->c.charged_bytes, charge);
 	}
 	return CX_POLICE_PASS;
 }

@@ -107,7 +107,7 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	const struct pol_guest *g;
 	struct pol_tenant_rt *t;
 	struct cx_audit_pkt pkt;
-	uint64_t now_ns, marked = 0, forgive = 0;
+	uint64_t now_ns, reecho = 0, credit = 0, forgive = 0;
 	bool conex, want = false;
 	int ret;
 
@@ -149,16 +149,16 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 			 */
 			forgive = t->forgive_bytes < pkt.ip_bytes ?
 				  t->forgive_bytes : pkt.ip_bytes;
-			marked += pkt.ip_bytes - forgive;
+			reecho += pkt.ip_bytes - forgive;
 		}
 		if (pkt.sig & CX_SIG_E)
-			marked += pkt.ip_bytes;
+			reecho += pkt.ip_bytes;
 		if (pkt.sig & CX_SIG_C)
-			marked += pkt.ip_bytes;
+			credit = pkt.ip_bytes;
 	}
 	now_ns = pol_now_ns();
-	if (cx_police_packet(&t->pol, marked, pkt.ip_bytes, next_rand(pl),
-			     now_ns) == CX_POLICE_DROP) {
+	if (cx_police_packet(&t->pol, reecho, credit, pkt.ip_bytes,
+			     next_rand(pl), now_ns) == CX_POLICE_DROP) {
 		if (pkt.payload_bytes && t->forgive_bytes < t->pol.cfg.burst_bytes)
 			t->forgive_bytes += pkt.ip_bytes;
 		return drop(t, POL_DROP_POLICE, pkt.ip_bytes);

@@ -96,8 +96,9 @@ static const struct tenant_family {
 	  "Failed token requests to the Redis bank for the tenant.",
 	  RT(bank_errors) },
 	{ "conex_policer_tenant_charged_bytes_total", CXD_PROM_COUNTER,
-	  "ConEx-marked bytes drained from the bucket by passed packets.",
-	  BUCKET(marked_bytes) },
+	  "Bytes drained from the bucket for passed packets' ConEx marks: per "
+	  "window, the larger of their credit and their re-echo.",
+	  BUCKET(charged_bytes) },
 	{ "conex_policer_tenant_feedback_drained_bytes_total", CXD_PROM_COUNTER,
 	  "Congested bytes from tunnel feedback drained from the bucket.",
 	  BUCKET(feedback_bytes) },

@@ -49,7 +49,8 @@ static void tenant(struct cxd_out *o, const struct policer *pl, unsigned int i,
 	cxd_out_u64(o, "l_bytes", t->l_bytes);
 	cxd_out_u64(o, "e_bytes", t->e_bytes);
 	cxd_out_u64(o, "c_bytes", t->c_bytes);
-	cxd_out_u64(o, "marked_bytes", c->marked_bytes);
+	cxd_out_u64(o, "charged_marks_bytes", c->charged_bytes);
+	cxd_out_u64(o, "charged_bytes", c->charged_bytes + c->feedback_bytes);
 	cxd_out_u64(o, "forgiven_l_bytes", t->forgiven_bytes);
 	cxd_out_u64(o, "tunnel_packets", t->tunnel_packets);
 	cxd_out_u64(o, "tunnel_bytes", t->tunnel_bytes);

@@ -306,7 +306,7 @@ def contest(stack, load, seconds, family=4):
 		if t in pol1:
 			p0, p1 = pol0.get(t, {}), pol1[t]
 			drained = sum(p1[k] - p0.get(k, 0)
-				      for k in ("marked_bytes", "drained_feedback_bytes"))
+				      for k in ("charged_marks_bytes", "drained_feedback_bytes"))
 			row.update(congestion_bps=8 * drained / seconds,
 				   policer_drops=p1["drops_police"] - p0.get("drops_police", 0),
 				   tokens_bytes=p1["tokens_bytes"])

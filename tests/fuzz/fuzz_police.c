@@ -64,7 +64,9 @@ static void check(const struct cx_police *p, const struct model *m,
 	if (cx_police_is_over(p, now) != (level <= 0 || plevel <= 0))
 		__builtin_trap();
 	if (c->drops > c->packets || c->dropped_bytes > c->bytes ||
-	    c->marked_bytes + c->dropped_marked_bytes != m->marked ||
+	    c->reecho_bytes + c->credit_bytes + c->dropped_marked_bytes !=
+	    m->marked ||
+	    c->charged_bytes > c->reecho_bytes + c->credit_bytes ||
 	    c->feedback_bytes != m->feedback ||
 	    c->granted_bytes != m->granted ||
 	    c->grant_excess_bytes > c->granted_bytes ||
@@ -154,12 +156,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1:
 		case 2: {
 			uint32_t pkt = v & 0xffff;
-			uint64_t marked = (uint64_t)pkt * ((v >> 16) % 5);
+			uint64_t re = (uint64_t)pkt * ((v >> 16) % 4);
+			uint64_t c = (uint64_t)pkt * ((v >> 18) % 3);
+			uint64_t marked = re + c;
 
 			ppm = cx_police_drop_ppm(&p, now);
 			memcpy(&q, &p, sizeof(q));
-			ret = cx_police_packet(&p, marked, pkt, rnd, now);
-			if (marked > 3ULL * pkt) {
+			ret = cx_police_packet(&p, re, c, pkt, rnd, now);
+			if (re > 2ULL * pkt || c > pkt) {
 				if (ret != -EINVAL ||
 				    memcmp(&p.c, &q.c, sizeof(p.c)))
 					__builtin_trap();
@@ -173,6 +177,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    CX_POLICE_DROP : CX_POLICE_PASS))
 				__builtin_trap();
 			if (p.c.packets != q.c.packets + 1)
+				__builtin_trap();
+			/* A passed packet is charged by the once-only rule. */
+			if (ret == CX_POLICE_PASS && marked &&
+			    p.c.charged_bytes - q.c.charged_bytes !=
+			    cx_charge_add(&q.charge, re, c, CX_CHARGE_WINDOW_NS, now))
 				__builtin_trap();
 			m.marked += marked;
 			break;

@@ -8,7 +8,7 @@ bottleneck on the fabric port towards h3. redis-server runs in the fabric
 namespace on 198.19.1.1 (its port towards h1), off the bottleneck.
 
 The tenant's congestion rate is what both policers let through in marked
-bytes (their marked_bytes counters), measured over a window after a
+bytes (their charged_marks_bytes counters), measured over a window after a
 warm-up that spends the buckets' initial tokens.
 """
 import subprocess
@@ -118,7 +118,7 @@ def load(bed, spread, seconds):
 
 
 def marked(ps):
-	return sum(p.tenant("shared")["marked_bytes"] for p in ps)
+	return sum(p.tenant("shared")["charged_marks_bytes"] for p in ps)
 
 
 def congestion_rate(bed, ps, spread):
@@ -149,7 +149,7 @@ def test_one_allowance_across_hosts(bed, redis, policers, spread):
 	# Tokens came from the bank (h2's idle bucket, in the one-host case,
 	# never needed any).
 	busy = info["tenants"] if spread else info["tenants"][:1]
-	assert all(t["bank_grants"] > 0 and t["marked_bytes"] > 0 for t in busy), info
+	assert all(t["bank_grants"] > 0 and t["charged_marks_bytes"] > 0 for t in busy), info
 
 
 def test_without_bank_each_host_has_its_own(bed, policers):

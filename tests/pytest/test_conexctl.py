@@ -158,7 +158,7 @@ def test_policer(bed, root, policer):
 	after = p.tenant("ta")
 	dt = time.monotonic() - t0
 	assert after["allowance_bps"] == 3_000_000
-	assert after["marked_bytes"] == before["marked_bytes"]
+	assert after["charged_marks_bytes"] == before["charged_marks_bytes"]
 	assert after["tokens_bytes"] <= before["tokens_bytes"] + 3_000_000 / 8 * (dt + 0.5)
 	assert p.stats()["allowance_changes"] == 1
 	for args, rc, msg in ((("set-allowance", "nobody", "1mbit"), 1, "unknown tenant 'nobody'"),
@@ -189,7 +189,7 @@ def test_policer(bed, root, policer):
 	cp = ctl(h, root, "reload", "--daemon", "policer")
 	assert cp.returncode == 0 and "conex-policer: configuration reloaded" in cp.stdout, cp.stderr
 	assert p.tenant("ta")["allowance_bps"] == 2_000_000
-	assert p.tenant("ta")["marked_bytes"] == before["marked_bytes"]
+	assert p.tenant("ta")["charged_marks_bytes"] == before["charged_marks_bytes"]
 	# A broken file: refused with file:line, the old configuration serves on.
 	with open(p.conf, "w") as f:
 		f.write(conf.replace("tenant ta 1mbit", "tenant ta 4mbit\nbogus 1"))

@@ -255,13 +255,13 @@ def test_set_allowance_and_reload(bed, daemons, tmp_path):
 	finally:
 		cxm_conf.stop()
 	before = p.tenant("ta")
-	assert before["marked_bytes"] > 0, before
+	assert before["charged_marks_bytes"] > 0, before
 
 	cp = p.command("set-allowance", "ta", "3mbit")
 	assert cp.returncode == 0, cp.stderr
 	after = p.tenant("ta")
 	assert after["allowance_bps"] == 3_000_000
-	assert after["marked_bytes"] == before["marked_bytes"]	# state kept
+	assert after["charged_marks_bytes"] == before["charged_marks_bytes"]	# state kept
 	assert p.stats()["allowance_changes"] == 1
 	for args, rc, msg in ((("set-allowance", "nobody", "1mbit"), 1, "unknown tenant"),
 			      (("set-allowance", "ta", "fast"), 2, "bad rate"),
@@ -279,7 +279,7 @@ def test_set_allowance_and_reload(bed, daemons, tmp_path):
 	assert cp.returncode == 0, cp.stderr
 	st = p.stats()
 	assert st["reloads"] == 1 and p.tenant("ta")["allowance_bps"] == 2_000_000
-	assert p.tenant("ta")["marked_bytes"] == before["marked_bytes"]
+	assert p.tenant("ta")["charged_marks_bytes"] == before["charged_marks_bytes"]
 	# A broken file is refused whole, with file:line; the old one runs on.
 	with open(p.conf, "w") as f:
 		f.write(good.replace("tenant tb 1mbit", "tenant tb 1mbit\nbogus 1"))
@@ -580,9 +580,9 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 	a1, b1 = loaded_contest(bed, kind_b, flows_b, POLICED_SECONDS, f"{trial} policer")
 	ta, tb = p.tenant("ta"), p.tenant("tb")
 	info = {"none": (a0 / 1e6, b0 / 1e6), "policer": (a1 / 1e6, b1 / 1e6),
-		"ta": {k: ta[k] for k in ("marked_bytes", "feedback_ce_bytes", "drops_police",
+		"ta": {k: ta[k] for k in ("charged_marks_bytes", "feedback_ce_bytes", "drops_police",
 					  "conex_packets", "tunnel_packets")},
-		"tb": {k: tb[k] for k in ("marked_bytes", "feedback_ce_bytes", "drops_police",
+		"tb": {k: tb[k] for k in ("charged_marks_bytes", "feedback_ce_bytes", "drops_police",
 					  "conex_packets", "tunnel_packets")}}
 	aud = p.far_auditor.stats()
 	info["auditor"] = {k: aud[k] for k in ("sanction_starts", "agg_sanction_starts",
@@ -592,8 +592,8 @@ def test_isolation(bed, daemons, markers, tcp_ecn, trial):
 	print(f"{trial}: none {a0 / 1e6:.1f}/{b0 / 1e6:.1f} Mb/s share {share0:.2f}; "
 	      f"policer {a1 / 1e6:.1f}/{b1 / 1e6:.1f} Mb/s share {share1:.2f}; drops "
 	      f"{ta['drops_police']}/{tb['drops_police']}, congestion bytes "
-	      f"{ta['marked_bytes'] + ta['feedback_ce_bytes']}/"
-	      f"{tb['marked_bytes'] + tb['feedback_ce_bytes']}")
+	      f"{ta['charged_marks_bytes'] + ta['feedback_ce_bytes']}/"
+	      f"{tb['charged_marks_bytes'] + tb['feedback_ce_bytes']}")
 	assert share0 < UNFAIR_HI, info
 	assert tb["drops_police"] > 0, info
 	# The markers are honest, policed hard or not at all: the auditor

@@ -470,23 +470,26 @@ static void test_ignored(void **state)
 }
 
 /*
- * ConEx packets drain by ip_bytes once per L, E, C flag; X alone drains
- * nothing; X=0 with flags is Not-ConEx (RFC 7837 §4): no drain, tunnel.
+ * A fresh tenant's first ConEx packet drains by ip_bytes times the larger
+ * of its re-echo flags (L, E) and its credit flag (C): the once-only rule
+ * of conex/charge.h. X alone drains nothing; X=0 with flags is Not-ConEx
+ * (RFC 7837 §4): no drain, tunnel.
  */
 static void test_conex_drain(void **state)
 {
 	static const struct {
 		bool enc;
 		uint8_t bits;
-		unsigned int flags;	/* times ip_bytes drains */
+		unsigned int flags;	/* times ip_bytes is charged */
 		bool conex;
 	} v[] = {
 		{ true, CX_SIG_X, 0, true },
 		{ true, CX_SIG_X | CX_SIG_L, 1, true },
 		{ true, CX_SIG_X | CX_SIG_E, 1, true },
 		{ true, CX_SIG_X | CX_SIG_C, 1, true },
-		{ true, CX_SIG_X | CX_SIG_L | CX_SIG_C, 2, true },
-		{ true, CX_SIG_X | CX_SIG_LEC, 3, true },
+		{ true, CX_SIG_X | CX_SIG_L | CX_SIG_C, 1, true },
+		{ true, CX_SIG_X | CX_SIG_L | CX_SIG_E, 2, true },
+		{ true, CX_SIG_X | CX_SIG_LEC, 2, true },
 		{ true, CX_SIG_L, 0, false },
 		{ true, CX_SIG_E | CX_SIG_C, 0, false },
 		{ true, CX_SIG_LEC, 0, false },
@@ -519,7 +522,7 @@ static void test_conex_drain(void **state)
 				   NF_ACCEPT);
 			expect_ret(what, (int)(lvl0 - level(pl, T_A)),
 				   (int)(len * v[i].flags));
-			expect_ret(what, (int)t->pol.c.marked_bytes,
+			expect_ret(what, (int)t->pol.c.charged_bytes,
 				   (int)(len * v[i].flags));
 			expect_ret(what, (int)t->conex_packets, v[i].conex);
 			expect_ret(what, (int)t->conex_bytes, v[i].conex ? (int)len : 0);
@@ -712,14 +715,13 @@ static void test_no_tunnel_no_mark(void **state)
 /* Empties tc's bucket at the current time: 3000 -> -3000, p still 0. */
 static void drain_tc(struct policer *pl)
 {
-	struct pk k = { AF_INET, C4, R4, PK_TCP, 960, true,
-			CX_SIG_X | CX_SIG_E | CX_SIG_C };
+	struct pk k = { AF_INET, C4, R4, PK_TCP, 960, true, CX_SIG_X | CX_SIG_E };
 	struct cxd_nfq_mark mark;
 	uint32_t len;
 	unsigned int i;
 
 	assert_int_equal(level(pl, T_C), 3000);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 6; i++)
 		assert_int_equal(queue_pk(pl, IF_C, &k, 0, &mark, &len), NF_ACCEPT);
 	assert_int_equal(len, 1000);
 	assert_int_equal(level(pl, T_C), -3000);
@@ -798,7 +800,7 @@ static void test_police_drops_rise(void **state)
 	assert_int_equal(pl->tenants[T_C].drops[POL_DROP_POLICE],
 			 win[0] + win[1] + win[2] + win[3] + win[4] + win[5]);
 	assert_int_equal(pl->tenants[T_C].drops[POL_DROP_SPOOF], 0);
-	assert_int_equal(pl->tenants[T_C].packets, STEPS * PER_STEP + 3);
+	assert_int_equal(pl->tenants[T_C].packets, STEPS * PER_STEP + 6);
 	assert_int_equal(drops_all(&pl->tenants[T_B]), 0);
 	assert_int_equal(pl->tenants[T_B].packets, b_packets);
 	assert_int_equal(drop_ppm(pl, T_B), 0);
@@ -848,7 +850,7 @@ static void test_police_marked_less(void **state)
 	assert_int_equal(t->drops[POL_DROP_POLICE], du + dm + dx);
 	assert_int_equal(t->dropped_bytes[POL_DROP_POLICE], 1000 * (du + dm + dx));
 	/* Passed marked packets were counted as E; dropped ones were not. */
-	assert_int_equal(t->e_bytes, 1000 * (N - dm + 3));
+	assert_int_equal(t->e_bytes, 1000 * (N - dm + 6));
 	free(pl);
 }
 

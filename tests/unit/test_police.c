@@ -20,6 +20,20 @@
 /* Base tenant: 1 Mbit/s, 125000 B burst, peak 10 Mbit/s / 12500 B, 100 ms ramp. */
 enum { A_BPS = 1000000, BURST = 125000, PEAK_BURST = 12500 };
 
+
+/*
+ * A packet carrying marked_bytes of marks, as re-echo up to two flags'
+ * worth and the rest as credit: with no credit in the window, the charge
+ * is the re-echo itself (conex/charge.h).
+ */
+static int pkt_marked(struct cx_police *p, uint64_t marked_bytes,
+		      uint32_t size, uint32_t rand, uint64_t now_ns)
+{
+	uint64_t re = marked_bytes < 2ULL * size ? marked_bytes : 2ULL * size;
+
+	return cx_police_packet(p, re, marked_bytes - re, size, rand, now_ns);
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
 	/* xorshift64*: deterministic, good enough for test traffic. */
@@ -194,14 +208,14 @@ static void test_ramp_and_decay(void **state)
 				    t * CX_POLICE_PPM / ramp));
 		assert_true(ppm >= prev && ppm - prev <= eps);
 		assert_true(ppm <= CX_POLICE_PPM);
-		assert_int_equal(cx_police_packet(&p, 0, 1500, rng32(&rng),
+		assert_int_equal(pkt_marked(&p, 0, 1500, rng32(&rng),
 						  T0 + t) >= 0, 1);
 		prev = ppm;
 	}
 	assert_true(p.c.over_ns == ramp + 20 * MS);
 	/* At p = 1 every packet is dropped, whatever rand. */
 	drops_before = p.c.drops;
-	assert_int_equal(cx_police_packet(&p, 1500, 1500, UINT32_MAX, T0 + t),
+	assert_int_equal(pkt_marked(&p, 1500, 1500, UINT32_MAX, T0 + t),
 			 CX_POLICE_DROP);
 	assert_true(p.c.drops == drops_before + 1);
 
@@ -213,7 +227,7 @@ static void test_ramp_and_decay(void **state)
 	for (t = 0; t <= ramp + 20 * MS; t += US) {
 		ppm = cx_police_drop_ppm(&p, t1 + t);
 		assert_int_equal(ppm, 0);
-		cx_police_packet(&p, 0, 1500, rng32(&rng), t1 + t);
+		pkt_marked(&p, 0, 1500, rng32(&rng), t1 + t);
 		prev = ppm;
 	}
 	assert_int_equal(prev, 0);
@@ -258,7 +272,7 @@ static void test_refill_ends_over(void **state)
 		prev = ppm;
 		/* An unmarked packet every 100 us changes nothing. */
 		if (t % (100 * US) == 0)
-			cx_police_packet(&p, 0, 100, UINT32_MAX, T0 + t);
+			pkt_marked(&p, 0, 100, UINT32_MAX, T0 + t);
 	}
 	assert_true(peak > 0);
 	assert_int_equal(prev, 0);
@@ -288,10 +302,10 @@ static void test_verdict_threshold(void **state)
 		if (((uint64_t)ppms[i] << 32) % CX_POLICE_PPM == 0)
 			thr--;
 		/* thr: the largest rand that drops an unmarked packet. */
-		assert_int_equal(cx_police_packet(&p, 0, 1500, (uint32_t)thr, t),
+		assert_int_equal(pkt_marked(&p, 0, 1500, (uint32_t)thr, t),
 				 CX_POLICE_DROP);
 		if (thr < UINT32_MAX)
-			assert_int_equal(cx_police_packet(&p, 0, 1500,
+			assert_int_equal(pkt_marked(&p, 0, 1500,
 							  (uint32_t)thr + 1, t),
 					 CX_POLICE_PASS);
 		/* A ConEx-Marked packet is dropped with p^2 (RFC 7837 §8). */
@@ -301,21 +315,21 @@ static void test_verdict_threshold(void **state)
 			thr--;
 		dropped = 0;
 		if (q) {
-			assert_int_equal(cx_police_packet(&p, 3000, 1500,
+			assert_int_equal(pkt_marked(&p, 3000, 1500,
 							  (uint32_t)thr, t),
 					 CX_POLICE_DROP);
 			dropped = 3000;
 		}
 		if (!q || thr < UINT32_MAX)
-			assert_int_equal(cx_police_packet(&p, 3000, 1500,
+			assert_int_equal(pkt_marked(&p, 3000, 1500,
 							  q ? (uint32_t)thr + 1 : 0, t),
 					 CX_POLICE_PASS);
 		/* The drop drained nothing; only the passed marks did. */
 		assert_true(p.c.dropped_marked_bytes == dropped);
-		assert_true(p.c.marked_bytes ==
+		assert_true(p.c.charged_bytes ==
 			    (!q || thr < UINT32_MAX ? 3000U : 0U));
 		assert_true(cx_police_level_bytes(&p, t) ==
-			    level - (int64_t)p.c.marked_bytes);
+			    level - (int64_t)p.c.charged_bytes);
 	}
 }
 
@@ -329,15 +343,17 @@ static void test_never_dropped_without_empty(void **state)
 	/* Down to 1 byte: not over, so p stays exactly 0 whatever rand. */
 	cx_police_drain(&p, BURST - 1, T0);
 	for (r = 0; r < 64; r++)
-		assert_int_equal(cx_police_packet(&p, 0, 1500, r, T0 + r),
+		assert_int_equal(pkt_marked(&p, 0, 1500, r, T0 + r),
 				 CX_POLICE_PASS);
 	assert_int_equal(cx_police_drop_ppm(&p, T0 + S), 0);
 	assert_true(p.c.over_ns == 0);
-	/* marked_bytes beyond three flags' worth is refused, nothing counted. */
-	assert_int_equal(cx_police_packet(&p, 4501, 1500, 0, T0 + S), -EINVAL);
-	assert_int_equal(cx_police_packet(&p, 1, 0, 0, T0 + S), -EINVAL);
+	/* Beyond two flags' re-echo or one credit is refused, nothing counted. */
+	assert_int_equal(cx_police_packet(&p, 3001, 0, 1500, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 0, 1501, 1500, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 1, 0, 0, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 0, 1, 0, 0, T0 + S), -EINVAL);
 	assert_true(p.c.packets == 64);
-	assert_int_equal(cx_police_packet(&p, 4500, 1500, 0, T0 + S),
+	assert_int_equal(cx_police_packet(&p, 3000, 1500, 1500, 0, T0 + S),
 			 CX_POLICE_PASS);
 }
 
@@ -377,7 +393,7 @@ static void test_within_allowance(void **state)
 			uint32_t flags = rng32(&rng) % 4;
 			uint64_t marked = (uint64_t)size * flags;
 
-			assert_int_equal(cx_police_packet(&p, marked, size,
+			assert_int_equal(pkt_marked(&p, marked, size,
 							  rng32(&rng), t),
 					 CX_POLICE_PASS);
 			/* Mean gap: marked * 8e9 / rate (uniform 0..2x). */
@@ -405,11 +421,11 @@ static void test_unresponsive_converges(void **state)
 	static const struct {
 		uint64_t allowance_bps;
 		uint32_t times;		/* marked rate / allowance */
-		uint32_t flags;		/* flags per packet, 1..3 */
+		uint32_t flags;		/* re-echo flags per packet, 1..2 */
 	} vecs[] = {
 		{ 1000000, 2, 1 },
 		{ 1000000, 4, 2 },
-		{ 10000000, 2, 3 },
+		{ 10000000, 2, 2 },
 		{ 10000000, 8, 1 },
 		{ 100000000, 2, 1 },
 	};
@@ -433,7 +449,7 @@ static void test_unresponsive_converges(void **state)
 				 0);
 		for (t = T0; t < T0 + 40 * S; t += gap) {
 			if (t >= T0 + 10 * S && !m0) {
-				m0 = p.c.marked_bytes;
+				m0 = p.c.charged_bytes;
 				d0 = p.c.drops;
 				n0 = p.c.packets;
 			}
@@ -443,9 +459,9 @@ static void test_unresponsive_converges(void **state)
 
 				ppm_sum += q * q / CX_POLICE_PPM;
 			}
-			cx_police_packet(&p, marked, 1500, rng32(&rng), t);
+			pkt_marked(&p, marked, 1500, rng32(&rng), t);
 		}
-		got = p.c.marked_bytes - m0;
+		got = p.c.charged_bytes - m0;
 		want = vecs[i].allowance_bps / 8 * 30;
 		if (got < want * 9 / 10 || got > want * 11 / 10)
 			fail_msg("vec %zu: drained %llu B in 30 s, want %llu",
@@ -487,7 +503,7 @@ static void test_feedback_converges(void **state)
 	(void)state;
 	init_base(&p, CX_POLICE_LOCAL);
 	for (t = T0; t < T0 + 40 * S; t += gap) {
-		if (cx_police_packet(&p, 0, 1500, rng32(&rng), t) ==
+		if (pkt_marked(&p, 0, 1500, rng32(&rng), t) ==
 		    CX_POLICE_PASS)
 			ce += 30;	/* 2 % of 1500 B */
 		if (t >= next_fb) {
@@ -523,14 +539,14 @@ static void test_peak_limits_spend(void **state)
 	assert_int_equal(cx_police_init(&p, &cfg, CX_POLICE_LOCAL, T0), 0);
 	for (t = T0; t < T0 + 3 * S; t += gap) {
 		if (t >= T0 + 1 * S && !m0)
-			m0 = p.c.marked_bytes;
+			m0 = p.c.charged_bytes;
 		if (cx_police_is_over(&p, t) && cx_police_level_bytes(&p, t) > 0)
 			over_early = true;
-		cx_police_packet(&p, 1500, 1500, rng32(&rng), t);
+		pkt_marked(&p, 1500, 1500, rng32(&rng), t);
 	}
 	assert_true(over_early);
 	assert_true(cx_police_level_bytes(&p, t) > 0);
-	got = p.c.marked_bytes - m0;
+	got = p.c.charged_bytes - m0;
 	want = 2 * 10000000 / 8;	/* peak 10 Mbit/s, plus 1 Mbit/s refill unused */
 	if (got < want * 9 / 10 || got > want * 11 / 10)
 		fail_msg("drained %llu B in 2 s, want about %llu",
@@ -539,7 +555,7 @@ static void test_peak_limits_spend(void **state)
 	/* Spending at half the peak rate for 100 ms never trips it. */
 	init_base(&p, CX_POLICE_LOCAL);
 	for (t = T0; t < T0 + 100 * MS; t += 1500 * 8 * S / 5000000)
-		assert_int_equal(cx_police_packet(&p, 1500, 1500, 0, t),
+		assert_int_equal(pkt_marked(&p, 1500, 1500, 0, t),
 				 CX_POLICE_PASS);
 	assert_true(p.c.over_ns == 0);
 }
@@ -570,7 +586,7 @@ static void test_debt_bound(void **state)
 	assert_int_equal(cx_police_drop_ppm(&p, T0 + recover), 0);
 	/* Full again after 2 * burst: never above burst. */
 	assert_true(cx_police_level_bytes(&p, T0 + 100 * S) == BURST);
-	cx_police_packet(&p, 0, 100, 0, T0 + 100 * S);
+	pkt_marked(&p, 0, 100, 0, T0 + 100 * S);
 	assert_true(p.c.over_ns == recover);
 }
 
@@ -737,14 +753,14 @@ static void test_clock_backwards(void **state)
 	(void)state;
 	init_base(&p, CX_POLICE_BANK);
 	cx_police_drain(&p, BURST + BURST / 2, T0);
-	cx_police_packet(&p, 0, 100, UINT32_MAX, T0 + 20 * MS);
+	pkt_marked(&p, 0, 100, UINT32_MAX, T0 + 20 * MS);
 	ppm = cx_police_drop_ppm(&p, T0 + 20 * MS);
 	assert_int_equal(ppm, 200000);
 	level = cx_police_level_bytes(&p, T0 + 20 * MS);
 	over = p.c.over_ns;
 	assert_int_equal(cx_police_drop_ppm(&p, T0), ppm);
 	assert_true(cx_police_level_bytes(&p, T0) == level);
-	cx_police_packet(&p, 0, 100, UINT32_MAX, T0 + 5 * MS);
+	pkt_marked(&p, 0, 100, UINT32_MAX, T0 + 5 * MS);
 	assert_int_equal(cx_police_drop_ppm(&p, T0 + 5 * MS), ppm);
 	assert_true(p.c.over_ns == over);
 	assert_int_equal(cx_police_drop_ppm(&p, T0 + 6 * MS), ppm + 10000);
@@ -783,9 +799,9 @@ static void test_call_rate_invariant(void **state)
 		} else {
 			uint32_t size = 64 + r % 1437;
 
-			assert_int_equal(cx_police_packet(&a, size * (op % 4),
+			assert_int_equal(pkt_marked(&a, size * (op % 4),
 							  size, r, t),
-					 cx_police_packet(&b, size * (op % 4),
+					 pkt_marked(&b, size * (op % 4),
 							  size, r, t));
 		}
 		assert_true(a.p_ns == b.p_ns);

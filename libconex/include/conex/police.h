@@ -13,8 +13,10 @@
  *         -peak_burst_bytes: bounds how fast a saved-up main bucket may
  *         be spent.
  *
- * Both are drained by the ConEx-Marked bytes of each passed packet (the
- * caller counts a packet's bytes once per L, E or C flag, RFC 7837 §4).
+ * Both are drained by the charge of each passed packet: its re-echo (L, E)
+ * and credit (C) bytes, counted once per flag (RFC 7837 §4), through the
+ * once-only rule of conex/charge.h (the larger of a window's credit and
+ * re-echo).
  * The main bucket is also drained by tunnel feedback (CE counted at the
  * far end, CONEX.md §6), which arrives in lumps; the peak bucket is not,
  * because a lump's size reflects the feedback period, not how fast the
@@ -35,7 +37,7 @@
  * credit re-sent for whole flights: a lock-out in all but name); an
  * unresponsive one still meets the p it needs, at a debt of that fraction
  * of half the depth. An unmarked packet is dropped with that probability,
- * a ConEx-Marked one (marked_bytes > 0) with p^2: RFC 7837 §8 drops
+ * a ConEx-Marked one (any L, E or C) with p^2: RFC 7837 §8 drops
  * unmarked packets first, and a dropped packet's declarations never reach
  * the audit downstream, which would find the honest flow short by them.
  * Marking more buys no way out: marked bytes drain the bucket, so a
@@ -69,6 +71,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <conex/charge.h>
 #include <conex/tb.h>
 
 /*
@@ -157,8 +160,10 @@ struct cx_police_counters {
 	uint64_t bytes;
 	uint64_t drops;
 	uint64_t dropped_bytes;
-	uint64_t marked_bytes;		/* drained by passed packets */
-	uint64_t dropped_marked_bytes;	/* carried by dropped packets, not drained */
+	uint64_t reecho_bytes;		/* L + E declared by passed packets */
+	uint64_t credit_bytes;		/* C declared by passed packets */
+	uint64_t charged_bytes;		/* drained for them (conex/charge.h) */
+	uint64_t dropped_marked_bytes;	/* L + E + C of dropped packets, not drained */
 	uint64_t feedback_bytes;	/* drained by cx_police_drain */
 	uint64_t debt_capped_bytes;	/* drained beyond -burst, forgotten */
 	uint64_t granted_bytes;		/* received by cx_police_grant */
@@ -177,6 +182,7 @@ struct cx_police {
 	struct cx_tb peak;		/* resolved peak rate, 2 * peak depth */
 	uint64_t p_ns;			/* p = p_ns / cfg.ramp_ns, 0..ramp_ns */
 	uint64_t last_ns;		/* main, peak and p are up to date here */
+	struct cx_charge charge;	/* this window's declarations */
 	uint32_t mode;			/* enum cx_police_mode */
 	struct cx_police_counters c;
 };
@@ -207,13 +213,16 @@ int cx_police_set_cfg(struct cx_police *pol, const struct cx_police_cfg *cfg,
 int cx_police_set_mode(struct cx_police *pol, int mode, uint64_t now_ns);
 
 /*
- * One packet of the tenant: pkt_bytes on the wire, marked_bytes the
- * ConEx-Marked bytes it carries (0 unmarked, at most 3 * pkt_bytes).
- * rand: a uniform 32-bit random value. Returns CX_POLICE_PASS or
- * CX_POLICE_DROP; -EINVAL (nothing counted) if marked_bytes is too large.
+ * One packet of the tenant: pkt_bytes on the wire; reecho_bytes its bytes
+ * once per L and E flag (at most 2 * pkt_bytes), credit_bytes once for C
+ * (at most pkt_bytes); both 0 for an unmarked packet. rand: a uniform
+ * 32-bit random value. Returns CX_POLICE_PASS or CX_POLICE_DROP; -EINVAL
+ * (nothing counted) if a count is too large. A passed packet is charged
+ * by cx_charge_add() over CX_CHARGE_WINDOW_NS.
  */
-int cx_police_packet(struct cx_police *pol, uint64_t marked_bytes,
-		     uint32_t pkt_bytes, uint32_t rand, uint64_t now_ns);
+int cx_police_packet(struct cx_police *pol, uint64_t reecho_bytes,
+		     uint64_t credit_bytes, uint32_t pkt_bytes, uint32_t rand,
+		     uint64_t now_ns);
 
 /* Feedback CE bytes from the tunnel egress: drains the main bucket only. */
 void cx_police_drain(struct cx_police *pol, uint64_t bytes, uint64_t now_ns);
