@@ -4,12 +4,18 @@
  * attached through tcx links by the daemon.
  *
  *   egress   stamps every TCP payload packet of the guest (RFC 7837 CDO for
- *            IPv6, the CONEX.md §3 ID encoding for IPv4) with the signals
- *            the connection's RFC 7786 gauges call for (conex/gauge.h);
- *            lowers the MSS option of outgoing IPv6 SYNs by 8.
+ *            IPv6, the ID encoding of docs/wire.md for IPv4) with the
+ *            signals the connection's RFC 7786 gauges call for
+ *            (conex/gauge.h); sets CWR on the segments of classic-ECN
+ *            connections (cx_gauge_wants_cwr); lowers the MSS option of
+ *            outgoing IPv6 SYNs by 8.
  *   ingress  feeds the gauges from the peer's ACKs (cumulative ACK, SACK,
- *            DSACK, ECE) and lowers the MSS option of incoming IPv6 SYNs
- *            by 8, so both ends leave room for the CDO header.
+ *            DSACK, ECE, or AccECN's ACE and ECEB) and lowers the MSS
+ *            option of incoming IPv6 SYNs by 8, so both ends leave room
+ *            for the CDO header.
+ *
+ * Which ECN feedback a connection uses is read from its SYN-ACK, in
+ * whichever direction it passes.
  *
  * Per connection state lives in a hash map under a bpf_spin_lock (the
  * egress and ingress of one connection may run on different CPUs). The
@@ -39,6 +45,7 @@
 #define TH_RST		0x04
 #define TH_ACK		0x10
 #define TH_ECE		0x40
+#define TH_CWR		0x80
 
 #define IP_DF		0x4000
 #define IP_MF		0x2000
@@ -48,6 +55,8 @@
 #define TCPOPT_NOP	1
 #define TCPOPT_MSS	2
 #define TCPOPT_SACK	5
+#define TCPOPT_ACCECN0	172	/* RFC 9768 §3.2.3: EE0B, ECEB, EE1B */
+#define TCPOPT_ACCECN1	174	/* EE1B, ECEB, EE0B */
 #define TCP_OPT_MAX	40
 #define OPT_BUF		64	/* power of two: indices are masked with OPT_BUF - 1 */
 
@@ -96,12 +105,15 @@ struct seg {
 	__u32 seq;
 	__u32 ack;
 	__u8 flags;
+	__u8 ace;	/* AE, CWR, ECE as a 3-bit number (RFC 9768 §3.2.2) */
 	__u8 family;
 };
 
 struct opts {
 	__u32 mss_off;		/* of the MSS value, from the TCP header; 0 if none */
 	__u16 mss;
+	__u8 has_eceb;
+	__u32 eceb;		/* AccECN option's ECEB field, 24 bits */
 	struct cx_gauge_sack sack;
 };
 
@@ -168,14 +180,19 @@ static long opt_step(__u32 index, void *ctx)
 			w->o.sack.start[1] = buf_be32(w->buf, i + 10);
 			w->o.sack.end[1] = buf_be32(w->buf, i + 14);
 		}
+	} else if ((kind == TCPOPT_ACCECN0 || kind == TCPOPT_ACCECN1) &&
+		   len >= 8) {
+		/* ECEB is the second 24-bit field in both orders. */
+		w->o.has_eceb = 1;
+		w->o.eceb = buf_be32(w->buf, i + 4) & CX_GAUGE_ECEB_MASK;
 	}
 	w->i = i + len;
 	return 0;
 }
 
 /*
- * Walk the TCP options (RFC 9293 §3.1) for MSS and the first two SACK
- * blocks. At most 40 option bytes and each TLV takes at least one: 40
+ * Walk the TCP options (RFC 9293 §3.1) for MSS, the first two SACK
+ * blocks and AccECN's ECEB. At most 40 option bytes and each TLV takes at least one: 40
  * steps. bpf_loop() keeps the verifier from unrolling the walk (unrolled,
  * it passed the 1M-instruction limit).
  */
@@ -241,6 +258,7 @@ static __always_inline int load_tcp(struct __sk_buff *skb, struct seg *s,
 	s->seq = get_be32(th + 4);
 	s->ack = get_be32(th + 8);
 	s->flags = th[13];
+	s->ace = (__u8)((th[12] & 0x01) << 2 | th[13] >> 6);
 	return 0;
 }
 
@@ -285,29 +303,49 @@ static __always_inline struct cxm_flow *flow_get(const struct cxm_flow_key *k,
 	return bpf_map_lookup_elem(&cxm_flows, k);
 }
 
-/* Start the gauges afresh on a SYN: a reused 5-tuple is a new connection. */
-static __always_inline void flow_syn(const struct cxm_flow_key *k,
-				     const struct cxm_cfg *cfg, __u32 snd_next,
-				     __u32 smss, struct cxm_counters *cnt)
+/* The ECN feedback a SYN-ACK agreed on, counted once per connection. */
+static __always_inline void count_ecn(struct cxm_counters *cnt, int ecn)
 {
-	struct cxm_flow *f = flow_get(k, cfg, snd_next, smss, cnt);
+	if (ecn == CX_GAUGE_ECN_CLASSIC)
+		cnt->flows_ecn++;
+	else if (ecn == CX_GAUGE_ECN_ACCECN)
+		cnt->flows_accecn++;
+}
+
+/*
+ * Start the gauges afresh on a SYN: a reused 5-tuple is a new connection.
+ * The guest's own SYN-ACK (it is the server) says which ECN feedback the
+ * connection uses.
+ */
+static __always_inline void flow_syn(const struct cxm_flow_key *k,
+				     const struct cxm_cfg *cfg,
+				     const struct seg *s, __u32 smss,
+				     struct cxm_counters *cnt)
+{
+	struct cxm_flow *f = flow_get(k, cfg, s->seq + 1, smss, cnt);
+	int ecn = CX_GAUGE_ECN_NONE;
 
 	if (!f)
 		return;
+	if (s->flags & TH_ACK)
+		ecn = cx_gauge_synack_ecn(s->ace);
 	bpf_spin_lock(&f->lock);
-	cx_gauge_init(&f->g, &cfg->gauge, snd_next, smss);
+	cx_gauge_init(&f->g, &cfg->gauge, s->seq + 1, smss);
+	cx_gauge_set_ecn(&f->g, ecn);
 	bpf_spin_unlock(&f->lock);
 	f->last_ns = bpf_ktime_get_ns();
+	count_ecn(cnt, ecn);
 }
 
 /*
  * Run the gauges for one payload packet. Returns the signal octet (X
- * alone when the flow table is full).
+ * alone when the flow table is full); *cwr: whether the segment should
+ * carry CWR.
  */
 static __always_inline __u8 flow_send(const struct cxm_flow_key *k,
 				      const struct cxm_cfg *cfg,
 				      struct __sk_buff *skb, const struct seg *s,
-				      __u32 smss, __u32 segs,
+				      __u32 smss, __u32 segs, int *cwr,
 				      struct cxm_counters *cnt)
 {
 	struct cxm_flow *f;
@@ -315,10 +353,12 @@ static __always_inline __u8 flow_send(const struct cxm_flow_key *k,
 	__u8 bits;
 	int rtx;
 
+	*cwr = 0;
 	f = flow_get(k, cfg, s->seq, smss, cnt);
 	if (!f)
 		return CX_SIG_X;
 	bpf_spin_lock(&f->lock);
+	*cwr = cx_gauge_wants_cwr(&f->g);
 	if (skb->gso_size)
 		f->g.smss_bytes = skb->gso_size;
 	rtx = cx_gauge_seq_before(s->seq, f->g.snd_max);
@@ -333,6 +373,32 @@ static __always_inline __u8 flow_send(const struct cxm_flow_key *k,
 		cnt->credit_readd_bytes += readd;
 	}
 	return bits;
+}
+
+/*
+ * CWR on a classic-ECN connection's segment (cx_gauge_wants_cwr). A GSO
+ * packet's CWR stays on its first segment only (the kernel clears it on
+ * the rest), so the receiver's ECE may run on to the next GSO packet:
+ * still far shorter than a round trip.
+ */
+static __always_inline void set_cwr(struct __sk_buff *skb, const struct seg *s,
+				    struct cxm_counters *cnt)
+{
+	__u16 old_be, new_be;
+	__u8 w[2];
+
+	if (s->flags & TH_CWR)
+		return;
+	if (bpf_skb_load_bytes(skb, s->l4_off + 12, w, 2) < 0)
+		return;
+	__builtin_memcpy(&old_be, w, 2);
+	w[1] |= TH_CWR;
+	__builtin_memcpy(&new_be, w, 2);
+	if (bpf_skb_store_bytes(skb, s->l4_off + 12, w, 2, 0) < 0)
+		return;
+	if (bpf_l4_csum_replace(skb, s->l4_off + 16, old_be, new_be, 2) < 0)
+		return;
+	cnt->cwr_set++;
 }
 
 static __always_inline void count_marked(struct cxm_counters *cnt, __u8 bits,
@@ -361,6 +427,7 @@ static __always_inline int egress_v4(struct __sk_buff *skb,
 	struct cxm_flow_key k;
 	struct seg s = {};
 	__u32 ihl, tot_len, frag, old_w, new_w, segs;
+	int cwr;
 	__u16 ports[2];
 	__u64 bytes;
 	__u8 ip[20], bits;
@@ -385,7 +452,7 @@ static __always_inline int egress_v4(struct __sk_buff *skb,
 		return TCX_NEXT;
 	}
 	if (s.flags & TH_SYN) {
-		flow_syn(&k, cfg, s.seq + 1, CXM_SMSS_V4_DEFAULT, cnt);
+		flow_syn(&k, cfg, &s, CXM_SMSS_V4_DEFAULT, cnt);
 		return TCX_NEXT;
 	}
 	if (s.payload == 0)
@@ -402,9 +469,11 @@ static __always_inline int egress_v4(struct __sk_buff *skb,
 	}
 
 	segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
-	bits = flow_send(&k, cfg, skb, &s, CXM_SMSS_V4_DEFAULT, segs, cnt);
+	bits = flow_send(&k, cfg, skb, &s, CXM_SMSS_V4_DEFAULT, segs, &cwr, cnt);
 	if (!bits)
 		return TCX_NEXT;
+	if (cwr)
+		set_cwr(skb, &s, cnt);
 
 	/*
 	 * ID = XLEC << 12, flags RF=1 DF=1 MF=0, offset 0 (CONEX.md §3): the
@@ -435,6 +504,7 @@ static __always_inline int egress_v6(struct __sk_buff *skb,
 	struct seg s = {};
 	struct opts o = {};
 	__u32 plen, gso, mss, segs;
+	int cwr;
 	__u64 adj_flags;
 	__u16 ports[2], plen_be;
 	__u64 bytes;
@@ -474,7 +544,7 @@ static __always_inline int egress_v6(struct __sk_buff *skb,
 			if (parse_opts(skb, &s, &o) == 0)
 				clamp_mss(skb, &s, &o, cfg->mtu_bytes, cnt);
 		}
-		flow_syn(&k, cfg, s.seq + 1, CXM_SMSS_V6_DEFAULT, cnt);
+		flow_syn(&k, cfg, &s, CXM_SMSS_V6_DEFAULT, cnt);
 		return TCX_NEXT;
 	}
 	if (s.payload == 0)
@@ -518,9 +588,11 @@ static __always_inline int egress_v6(struct __sk_buff *skb,
 	} else {
 		segs = 1;
 	}
-	bits = flow_send(&k, cfg, skb, &s, CXM_SMSS_V6_DEFAULT, segs, cnt);
+	bits = flow_send(&k, cfg, skb, &s, CXM_SMSS_V6_DEFAULT, segs, &cwr, cnt);
 	if (!bits)
 		return TCX_NEXT;
+	if (cwr)
+		set_cwr(skb, &s, cnt);
 
 	if (bpf_skb_adjust_room(skb, CXM_CDO_HDR_BYTES, BPF_ADJ_ROOM_NET, adj_flags) < 0) {
 		cnt->adjust_failed++;
@@ -582,7 +654,9 @@ static __always_inline void ingress_tcp(struct __sk_buff *skb,
 {
 	struct opts o = {};
 	struct cxm_flow *f;
-	int dsack;
+	__u32 delivered, accecn;
+	int dsack, ecn;
+	__u64 ce;
 
 	if (s->flags & TH_RST) {
 		bpf_map_delete_elem(&cxm_flows, k);
@@ -594,11 +668,17 @@ static __always_inline void ingress_tcp(struct __sk_buff *skb,
 		if (s->family == 6 && (cfg->flags & CXM_CFG_F_MSS_CLAMP))
 			clamp_mss(skb, s, &o, cfg->mtu_bytes, cnt);
 		f = bpf_map_lookup_elem(&cxm_flows, k);
-		if (f && o.mss) {
-			bpf_spin_lock(&f->lock);
+		if (!f)
+			return;
+		/* The peer's SYN-ACK: the guest is the client. */
+		ecn = (s->flags & TH_ACK) ? cx_gauge_synack_ecn(s->ace) : -1;
+		bpf_spin_lock(&f->lock);
+		if (o.mss)
 			f->g.smss_bytes = o.mss;
-			bpf_spin_unlock(&f->lock);
-		}
+		if (ecn >= 0)
+			cx_gauge_set_ecn(&f->g, ecn);
+		bpf_spin_unlock(&f->lock);
+		count_ecn(cnt, ecn);
 		return;
 	}
 	if (!(s->flags & TH_ACK))
@@ -608,11 +688,20 @@ static __always_inline void ingress_tcp(struct __sk_buff *skb,
 		return;
 	bpf_spin_lock(&f->lock);
 	dsack = cx_gauge_sack_is_dsack(s->ack, &o.sack);
-	cx_gauge_ack(&f->g, &cfg->gauge, s->ack, s->flags & TH_ECE, &o.sack);
+	accecn = f->g.flags & CX_GAUGE_F_ACCECN;
+	delivered = cx_gauge_ack(&f->g, &cfg->gauge, s->ack, s->flags & TH_ECE,
+				 &o.sack);
+	ce = cx_gauge_accecn(&f->g, &cfg->gauge, s->ace, o.has_eceb, o.eceb,
+			     delivered);
 	bpf_spin_unlock(&f->lock);
 	cnt->acks++;
-	if (s->flags & TH_ECE)
+	if (accecn) {
+		cnt->accecn_acks++;
+		cnt->eceb_opts += o.has_eceb;
+		cnt->accecn_ce_bytes += ce;
+	} else if (s->flags & TH_ECE) {
 		cnt->ece_acks++;
+	}
 	if (dsack)
 		cnt->dsacks++;
 }

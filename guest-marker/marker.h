@@ -82,6 +82,10 @@ struct cxm_counters {
 	__u64 credit_readd_bytes;	/* credit of lost packets re-added */
 	__u64 acks, ece_acks, dsacks;	/* ingress feedback processed */
 	__u64 flows_created;
+	__u64 flows_ecn, flows_accecn;	/* negotiated at the SYN-ACK */
+	__u64 cwr_set;			/* classic ECN: CWR added to a segment */
+	__u64 accecn_acks, eceb_opts;	/* AccECN ACKs, and those with ECEB */
+	__u64 accecn_ce_bytes;		/* CE bytes they fed back */
 };
 
 #endif

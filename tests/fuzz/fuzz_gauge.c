@@ -2,6 +2,7 @@
  * Random event sequences through the RFC 7786 gauges (conex/gauge.h).
  * Invariants checked after every step, trapping on violation:
  *   - gauges stay within [0, CX_GAUGE_MAX_BYTES] (no wrap to "negative");
+ *   - prepaid L and E stay below one packet, and exist only at a 0 gauge;
  *   - snd_una <= sack_high and snd_una <= snd_max (sequence order);
  *   - a send returns 0 only for an empty or absurd payload, else X set and
  *     no reserved bits; the cheats never emit what they promise not to;
@@ -26,6 +27,12 @@ static void check(const struct cx_gauge *g)
 		__builtin_trap();
 	if (g->sacked_bytes > CX_GAUGE_MAX_SPAN_BYTES)
 		__builtin_trap();
+	/* Prepaid marks: at most one packet, and only once the gauge is 0. */
+	if (g->leg_prepaid_bytes > CX_GAUGE_MAX_SPAN_BYTES ||
+	    g->ceg_prepaid_bytes > CX_GAUGE_MAX_SPAN_BYTES ||
+	    (g->leg_prepaid_bytes && g->leg_bytes) ||
+	    (g->ceg_prepaid_bytes && g->ceg_bytes))
+		__builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -48,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(&g);
 	/* Events of 12 bytes; offsets are relative to the ISN, so wrap is hit. */
 	for (off = 8, n = 0; size - off >= 12 && n < 4096; off += 12, n++) {
-		op = data[off] % 3;
+		op = data[off] % 5;
 		seq = base + (cx_get_be32(data + off + 1) & 0x3ffff);
 		len = cx_get_be16(data + off + 5);
 		segs = data[off + 7] % 48;
@@ -79,10 +86,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sack.start[1] = sack.start[0] - (data[off + 11] << 3);
 			sack.end[1] = sack.end[0] + (data[off + 11] << 5);
 			cx_gauge_ack(&g, &cfg, seq, data[off + 8] & 0x80, &sack);
-		} else {
+		} else if (op == 2) {
 			uint64_t r = cx_gauge_ce_count(&g, &cfg, data[off + 8], len);
 
 			if (r > len)
+				__builtin_trap();
+		} else if (op == 3) {
+			cx_gauge_set_ecn(&g, data[off + 8] % 3);
+		} else {
+			/* AccECN: ACE, and ECEB when bit 3 of byte 8 says so. */
+			uint64_t r, ceg = g.ceg_bytes, pre = g.ceg_prepaid_bytes;
+			uint32_t eceb = cx_get_be32(data + off + 8) & CX_GAUGE_ECEB_MASK;
+			bool has = data[off + 8] & 0x08;
+
+			r = cx_gauge_accecn(&g, &cfg, data[off + 8], has, eceb, len);
+			if (!(g.flags & CX_GAUGE_F_ACCECN) && r)
+				__builtin_trap();
+			/* Without the option, never more than was delivered. */
+			if ((!has && r > len) || r >= CX_GAUGE_ECEB_HALF)
+				__builtin_trap();
+			/* Honest: all of it into CEG, after paying prepaid E. */
+			if (cfg.cheat == CX_GAUGE_HONEST && r &&
+			    g.ceg_bytes + (pre - g.ceg_prepaid_bytes) != ceg + r)
 				__builtin_trap();
 		}
 		check(&g);

@@ -355,9 +355,170 @@ static void test_seq_compare(void **state)
 	}
 }
 
+/* RFC 9768 Table 2: which ACE values of a SYN-ACK mean what. */
+static void test_synack_ecn(void **state)
+{
+	static const int want[8] = {
+		CX_GAUGE_ECN_NONE, CX_GAUGE_ECN_CLASSIC, CX_GAUGE_ECN_ACCECN,
+		CX_GAUGE_ECN_ACCECN, CX_GAUGE_ECN_ACCECN, CX_GAUGE_ECN_NONE,
+		CX_GAUGE_ECN_ACCECN, CX_GAUGE_ECN_NONE,
+	};
+	unsigned int ace;
+
+	(void)state;
+	for (ace = 0; ace < 8; ace++)
+		assert_int_equal(cx_gauge_synack_ecn(ace), want[ace]);
+	assert_int_equal(cx_gauge_synack_ecn(8 + 1), CX_GAUGE_ECN_CLASSIC);
+}
+
+/* An AccECN connection with 20 segments of 1000 B in flight from 1. */
+static void accecn_flow(struct cx_gauge *g, const struct cx_gauge_cfg *cfg)
+{
+	uint32_t seq;
+
+	cx_gauge_init(g, cfg, 1, 1000);
+	cx_gauge_set_ecn(g, CX_GAUGE_ECN_ACCECN);
+	for (seq = 1; seq < 20001; seq += 1000)
+		cx_gauge_send(g, cfg, seq, 1000, 1);
+}
+
+/*
+ * ECEB gives the exact CE bytes; ECE, a bit of ACE on such a connection,
+ * is never read as classic ECN-Echo (which declared ~100x before).
+ */
+static void test_accecn_exact(void **state)
+{
+	struct cx_gauge_cfg cfg;
+	struct cx_gauge g;
+	uint32_t d;
+
+	(void)state;
+	cx_gauge_cfg_default(&cfg);
+	accecn_flow(&g, &cfg);
+	assert_false(cx_gauge_wants_cwr(&g));
+	/* ACE 5 -> 7 (ECE set in it), 1500 CE bytes in two packets. */
+	d = cx_gauge_ack(&g, &cfg, 4001, true, NULL);
+	assert_int_equal(d, 4000);
+	assert_int_equal(g.ceg_bytes, 0);
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 7, true, 1500, d), 1500);
+	assert_int_equal(g.ceg_bytes, 1500);
+	/* ACE unchanged, ECE still set: nothing new. */
+	d = cx_gauge_ack(&g, &cfg, 8001, true, NULL);
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 7, true, 1500, d), 0);
+	assert_int_equal(g.ceg_bytes, 1500);
+	/* ECEB wraps modulo 2^24. */
+	g.eceb = CX_GAUGE_ECEB_MASK - 99;
+	d = cx_gauge_ack(&g, &cfg, 9001, false, NULL);
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 0, true, 900, d), 1000);
+	assert_int_equal(g.ceg_bytes, 2500);
+	assert_int_equal(g.ce_fed_bytes, 2500);
+	/* The half cheat declares half. */
+	cfg.cheat = CX_GAUGE_HALF;
+	accecn_flow(&g, &cfg);
+	d = cx_gauge_ack(&g, &cfg, 4001, false, NULL);
+	cx_gauge_accecn(&g, &cfg, 7, true, 2000, d);
+	assert_int_equal(g.ceg_bytes, 1000);
+}
+
+/*
+ * Without the option: min(SMSS * ACE increase, DeliveredData), and the
+ * option that comes back later counts only what that did not cover, or
+ * takes back what it over-counted.
+ */
+static void test_accecn_fallback(void **state)
+{
+	struct cx_gauge_cfg cfg;
+	struct cx_gauge g;
+	uint32_t d;
+
+	(void)state;
+	cx_gauge_cfg_default(&cfg);
+	accecn_flow(&g, &cfg);
+	d = cx_gauge_ack(&g, &cfg, 2001, false, NULL);
+	/* Three CE packets, 2000 B delivered: 2000. */
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 0, false, 0, d), 2000);
+	assert_int_equal(g.eceb, 2000);
+	/* The option says 2600: 600 more. */
+	d = cx_gauge_ack(&g, &cfg, 3001, false, NULL);
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 0, true, 2600, d), 600);
+	assert_int_equal(g.ceg_bytes, 2600);
+	/* One more CE packet estimated at SMSS, then the option says 2900. */
+	d = cx_gauge_ack(&g, &cfg, 5001, false, NULL);
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 1, false, 0, d), 1000);
+	assert_int_equal(g.ceg_bytes, 3600);
+	d = cx_gauge_ack(&g, &cfg, 6001, false, NULL);
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 1, true, 2900, d), 0);
+	assert_int_equal(g.ceg_bytes, 2900);
+	assert_int_equal(g.eceb, 2900);
+}
+
+/* The handshake's ACK echoes the SYN-ACK's codepoint; counting starts after. */
+static void test_accecn_handshake(void **state)
+{
+	struct cx_gauge_cfg cfg;
+	struct cx_gauge g;
+	uint32_t d;
+
+	(void)state;
+	cx_gauge_cfg_default(&cfg);
+	cx_gauge_init(&g, &cfg, 1, 1000);
+	cx_gauge_set_ecn(&g, CX_GAUGE_ECN_ACCECN);
+	d = cx_gauge_ack(&g, &cfg, 1, false, NULL);
+	/* 0b100: the SYN-ACK arrived ECT(0); not 7 CE packets. */
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 4, false, 0, d), 0);
+	assert_int_equal(g.ace, CX_GAUGE_ACE_INIT);
+	cx_gauge_send(&g, &cfg, 1, 1000, 1);
+	d = cx_gauge_ack(&g, &cfg, 1001, false, NULL);
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 6, false, 0, d), 1000);
+	/* A classic connection: CWR on its segments, ECE read as ECN-Echo. */
+	cx_gauge_set_ecn(&g, CX_GAUGE_ECN_CLASSIC);
+	assert_true(cx_gauge_wants_cwr(&g));
+	assert_int_equal(cx_gauge_accecn(&g, &cfg, 7, true, 5000, 1000), 0);
+	cx_gauge_set_ecn(&g, CX_GAUGE_ECN_NONE);
+	assert_false(cx_gauge_wants_cwr(&g));
+}
+
+/*
+ * A GSO packet marks E on every segment: the excess over CEG is prepaid
+ * and absorbs the next marks, so E follows the CE bytes, not packet sizes.
+ */
+static void test_prepaid_marks(void **state)
+{
+	struct cx_gauge_cfg cfg;
+	struct cx_gauge g;
+	uint32_t seq = 1, i;
+	uint64_t e_bytes = 0;
+	uint8_t bits;
+
+	(void)state;
+	cx_gauge_cfg_default(&cfg);
+	cx_gauge_init(&g, &cfg, 1, 1000);
+	cx_gauge_set_ecn(&g, CX_GAUGE_ECN_CLASSIC);
+	/* Ten rounds: one ECE ACK (one mark, 1000 B), then a 4000 B GSO packet. */
+	for (i = 0; i < 10; i++) {
+		bits = cx_gauge_send(&g, &cfg, seq, 4000, 4);
+		seq += 4000;
+		if (bits & E)
+			e_bytes += 4000;
+		cx_gauge_ack(&g, &cfg, seq, true, NULL);
+		assert_true(g.ceg_bytes == 0 || g.ceg_prepaid_bytes == 0);
+	}
+	bits = cx_gauge_send(&g, &cfg, seq, 4000, 4);
+	if (bits & E)
+		e_bytes += 4000;
+	/* 10 marks of 1000 B declared in whole 4000 B packets: 3, not 10. */
+	assert_int_equal(e_bytes, 12000);
+	assert_int_equal(g.ceg_prepaid_bytes, 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_synack_ecn),
+		cmocka_unit_test(test_prepaid_marks),
+		cmocka_unit_test(test_accecn_exact),
+		cmocka_unit_test(test_accecn_fallback),
+		cmocka_unit_test(test_accecn_handshake),
 		cmocka_unit_test(test_scenarios),
 		cmocka_unit_test(test_credit_readd_window),
 		cmocka_unit_test(test_saturation),

@@ -85,7 +85,28 @@ struct cx_gauge_cfg {
 enum {
 	CX_GAUGE_F_SLOW_START = 1U << 0,	/* no congestion event yet */
 	CX_GAUGE_F_RTX = 1U << 1,		/* last_rtx_seq is valid */
+	CX_GAUGE_F_ECN = 1U << 2,		/* classic ECN negotiated (RFC 3168) */
+	CX_GAUGE_F_ACCECN = 1U << 3,		/* AccECN negotiated (RFC 9768) */
+	CX_GAUGE_F_ACE_SYNC = 1U << 4,		/* ace holds a counter value */
 };
+
+/*
+ * The ECN feedback a connection negotiated, from the ACE field (AE, CWR,
+ * ECE as a 3-bit number, AE the high bit) of its SYN-ACK (RFC 9768 §3.1.2,
+ * Table 2): 0b001 classic ECN; 0b010, 0b011, 0b100, 0b110 AccECN (the
+ * value echoes the SYN's IP-ECN field); anything else no ECN.
+ */
+enum cx_gauge_ecn {
+	CX_GAUGE_ECN_NONE = 0,
+	CX_GAUGE_ECN_CLASSIC,
+	CX_GAUGE_ECN_ACCECN,
+};
+
+/* AccECN counters' initial values (RFC 9768 §3.2.1) and widths. */
+#define CX_GAUGE_ACE_INIT	5U
+#define CX_GAUGE_ACE_MASK	7U
+#define CX_GAUGE_ECEB_MASK	0xffffffU
+#define CX_GAUGE_ECEB_HALF	0x800000U
 
 struct cx_gauge {
 	uint32_t snd_una;	/* highest cumulative ACK seen */
@@ -101,10 +122,15 @@ struct cx_gauge {
 	uint64_t leg_debt_bytes;	/* spurious L already sent (DSACK), to offset */
 	uint64_t leg_bytes;
 	uint64_t ceg_bytes;
+	uint64_t leg_prepaid_bytes;	/* L sent beyond LEG, absorbs its next increases */
+	uint64_t ceg_prepaid_bytes;	/* likewise for E and CEG */
 	uint64_t csc_bytes;
 	uint32_t win_bytes;	/* the decaying window: payload bytes sent */
 	uint32_t win_c_bytes;	/* and those that carried C */
 	uint64_t readd_c_bytes;	/* credit re-added for lost packets, cumulative */
+	uint32_t ace;		/* AccECN: last ACE counter value, 0..7 */
+	uint32_t eceb;		/* AccECN: CE payload bytes fed back, mod 2^24 */
+	uint64_t ce_fed_bytes;	/* AccECN: CE bytes taken into CEG, cumulative */
 };
 
 /* What cx_gauge_ack() took from one ACK's SACK option (RFC 2018 §3). */
@@ -134,6 +160,35 @@ CX_GAUGE_INLINE uint64_t cx_gauge_add(uint64_t gauge, uint64_t bytes)
 CX_GAUGE_INLINE uint64_t cx_gauge_sub(uint64_t gauge, uint64_t bytes)
 {
 	return bytes > gauge ? 0 : gauge - bytes;
+}
+
+/*
+ * A packet marks whole: L or E on a packet whose payload exceeds the
+ * gauge declares the rest in advance (a GSO packet of 40 segments carries
+ * its mark on every one). That excess is kept and absorbs the gauge's next
+ * increases, so over a flow the declared bytes follow the congestion
+ * rather than the packet sizes. It is at most one packet's payload: it
+ * grows only while the gauge is positive, and the gauge grows only once
+ * it is used up.
+ */
+CX_GAUGE_INLINE void cx_gauge__spend(uint64_t *gauge, uint64_t *prepaid,
+				     uint32_t payload_bytes)
+{
+	if (payload_bytes > *gauge) {
+		*prepaid = cx_gauge_add(*prepaid, payload_bytes - *gauge);
+		*gauge = 0;
+	} else {
+		*gauge -= payload_bytes;
+	}
+}
+
+CX_GAUGE_INLINE uint64_t cx_gauge__earn(uint64_t gauge, uint64_t *prepaid,
+					uint64_t bytes)
+{
+	uint64_t p = bytes < *prepaid ? bytes : *prepaid;
+
+	*prepaid -= p;
+	return cx_gauge_add(gauge, bytes - p);
 }
 
 CX_GAUGE_INLINE void cx_gauge_cfg_default(struct cx_gauge_cfg *cfg)
@@ -171,10 +226,62 @@ CX_GAUGE_INLINE void cx_gauge_init(struct cx_gauge *g,
 	g->leg_debt_bytes = 0;
 	g->leg_bytes = 0;
 	g->ceg_bytes = 0;
+	g->leg_prepaid_bytes = 0;
+	g->ceg_prepaid_bytes = 0;
 	g->csc_bytes = 0;
 	g->win_bytes = 0;
 	g->win_c_bytes = 0;
 	g->readd_c_bytes = 0;
+	g->ace = CX_GAUGE_ACE_INIT;
+	g->eceb = 0;
+	g->ce_fed_bytes = 0;
+}
+
+CX_GAUGE_INLINE int cx_gauge_synack_ecn(uint32_t ace)
+{
+	switch (ace & CX_GAUGE_ACE_MASK) {
+	case 1:
+		return CX_GAUGE_ECN_CLASSIC;
+	case 2:
+	case 3:
+	case 4:
+	case 6:
+		return CX_GAUGE_ECN_ACCECN;
+	default:
+		return CX_GAUGE_ECN_NONE;
+	}
+}
+
+/*
+ * The feedback the connection negotiated, from its SYN-ACK's ACE field
+ * (whichever end sent it). Call after cx_gauge_init(): AccECN counters
+ * start at their initial values.
+ */
+CX_GAUGE_INLINE void cx_gauge_set_ecn(struct cx_gauge *g, int ecn)
+{
+	g->flags &= ~(uint32_t)(CX_GAUGE_F_ECN | CX_GAUGE_F_ACCECN |
+				CX_GAUGE_F_ACE_SYNC);
+	if (ecn == CX_GAUGE_ECN_CLASSIC)
+		g->flags |= CX_GAUGE_F_ECN;
+	else if (ecn == CX_GAUGE_ECN_ACCECN)
+		g->flags |= CX_GAUGE_F_ACCECN;
+	g->ace = CX_GAUGE_ACE_INIT;
+	g->eceb = 0;
+}
+
+/*
+ * Whether an outgoing payload segment should carry CWR. On a classic-ECN
+ * connection every one does: the receiver echoes ECE from a CE mark until
+ * it sees CWR (RFC 3168 §6.1.3), which the sender's TCP sends once per
+ * round trip, so ECE covers about a round trip of data per mark and the
+ * conservative rule (CEG += DeliveredData per ECE ACK) declares several
+ * times the CE bytes. With CWR on every segment the receiver stops echoing
+ * at the next segment, and ECE covers about the data that was marked.
+ * Never on AccECN connections, where CWR is a bit of the ACE counter.
+ */
+CX_GAUGE_INLINE bool cx_gauge_wants_cwr(const struct cx_gauge *g)
+{
+	return (g->flags & CX_GAUGE_F_ECN) != 0;
 }
 
 /*
@@ -283,7 +390,8 @@ CX_GAUGE_INLINE void cx_gauge__window(struct cx_gauge *g, uint8_t bits,
  * CSC is zeroed and credit is sent again for the whole flight (§5.3).
  * Returns the signal octet for the packet: CX_SIG_X, plus L while LEG > 0,
  * E while CEG > 0 (both if both; never deferred, §5.4), C per the credit
- * policy; each gauge drops by the payload of the packet that carries it.
+ * policy; each gauge drops by the payload of the packet that carries it
+ * (what that leaves below zero is kept as prepaid, cx_gauge__spend).
  */
 CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 				      const struct cx_gauge_cfg *cfg,
@@ -313,7 +421,8 @@ CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 		declared = cx_gauge__declared(cfg, rtx_bytes);
 		paid = declared < g->leg_debt_bytes ? declared : g->leg_debt_bytes;
 		g->leg_debt_bytes -= paid;
-		g->leg_bytes = cx_gauge_add(g->leg_bytes, declared - paid);
+		g->leg_bytes = cx_gauge__earn(g->leg_bytes, &g->leg_prepaid_bytes,
+					      declared - paid);
 		cx_gauge__congested(g, rtx_bytes);
 		cx_gauge__readd_credit(g, cfg, rtx_bytes);
 	}
@@ -331,12 +440,12 @@ CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 	if (g->leg_bytes && (cfg->cheat != CX_GAUGE_HALF ||
 			     g->leg_bytes >= payload_bytes)) {
 		bits |= CX_SIG_L;
-		g->leg_bytes = cx_gauge_sub(g->leg_bytes, payload_bytes);
+		cx_gauge__spend(&g->leg_bytes, &g->leg_prepaid_bytes, payload_bytes);
 	}
 	if (g->ceg_bytes && (cfg->cheat != CX_GAUGE_HALF ||
 			     g->ceg_bytes >= payload_bytes)) {
 		bits |= CX_SIG_E;
-		g->ceg_bytes = cx_gauge_sub(g->ceg_bytes, payload_bytes);
+		cx_gauge__spend(&g->ceg_bytes, &g->ceg_prepaid_bytes, payload_bytes);
 	}
 	if (cx_gauge__credit(g, cfg, segs, flight_bytes)) {
 		bits |= CX_SIG_C;
@@ -387,8 +496,14 @@ CX_GAUGE_INLINE bool cx_gauge_sack_is_dsack(uint32_t ack,
  * the second block, reports a duplicate: the retransmission was spurious,
  * so LEG drops by its size (RFC 7786 §5.2), into debt if need be.
  *
- * ECE on an ACK (classic ECN, count unknown): CEG += DeliveredData, the
- * conservative rule; a duplicate ACK (nothing delivered) counts one SMSS.
+ * ECE on an ACK of a connection whose negotiation the marker did not see
+ * (count unknown): CEG += DeliveredData, RFC 7786's conservative rule; a
+ * duplicate ACK (nothing delivered) counts one SMSS. On a classic-ECN
+ * connection the marker sets CWR on every segment (cx_gauge_wants_cwr),
+ * so the receiver echoes ECE on about one ACK per CE mark: each such ACK
+ * counts as one mark, min(SMSS, DeliveredData), RFC 7786's rule for
+ * counts. Ignored on AccECN connections (cx_gauge_accecn reads their
+ * counters).
  */
 CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
 				      const struct cx_gauge_cfg *cfg,
@@ -458,10 +573,14 @@ CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
 	}
 
 	delivered = (uint64_t)adv - removed + added;
-	if (ece) {
+	/* On AccECN connections ECE is a bit of the ACE counter, not a signal. */
+	if (ece && !(g->flags & CX_GAUGE_F_ACCECN)) {
 		ece_bytes = delivered ? delivered : g->smss_bytes;
-		g->ceg_bytes = cx_gauge_add(g->ceg_bytes,
-					    cx_gauge__declared(cfg, ece_bytes));
+		/* With CWR on every segment, one ECE ACK reports one mark. */
+		if ((g->flags & CX_GAUGE_F_ECN) && ece_bytes > g->smss_bytes)
+			ece_bytes = g->smss_bytes;
+		g->ceg_bytes = cx_gauge__earn(g->ceg_bytes, &g->ceg_prepaid_bytes,
+					      cx_gauge__declared(cfg, ece_bytes));
 		cx_gauge__congested(g, ece_bytes);
 	}
 	return (uint32_t)delivered;
@@ -469,9 +588,8 @@ CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
 
 /*
  * Exact CE feedback (AccECN-style, RFC 7786 §5.2):
- * CEG += min(SMSS * new_ce_pkts, delivered_bytes). Not used by the tc-BPF
- * datapath (this kernel has no AccECN), offered for connections that
- * provide counts. Returns the bytes the event accounted.
+ * CEG += min(SMSS * new_ce_pkts, delivered_bytes). Returns the bytes the
+ * event accounted.
  */
 CX_GAUGE_INLINE uint64_t cx_gauge_ce_count(struct cx_gauge *g,
 					   const struct cx_gauge_cfg *cfg,
@@ -484,9 +602,74 @@ CX_GAUGE_INLINE uint64_t cx_gauge_ce_count(struct cx_gauge *g,
 		bytes = delivered_bytes;
 	if (bytes == 0)
 		return 0;
-	g->ceg_bytes = cx_gauge_add(g->ceg_bytes, cx_gauge__declared(cfg, bytes));
+	g->ceg_bytes = cx_gauge__earn(g->ceg_bytes, &g->ceg_prepaid_bytes,
+				      cx_gauge__declared(cfg, bytes));
 	cx_gauge__congested(g, bytes);
 	return bytes;
 }
+
+
+/*
+ * AccECN feedback on one ACK (RFC 9768 §3.2), after cx_gauge_ack() gave
+ * its DeliveredData. ace: the ACK's ACE field; has_eceb and eceb: the
+ * ECEB field of an AccECN option (kind 172 or 174), the CE-marked payload
+ * bytes the receiver counted, modulo 2^24.
+ *
+ * With ECEB the byte count is exact: CEG grows by its increase. Without
+ * it (no option, or SACK crowded it out) the ACE increase counts CE
+ * packets, and CEG grows by min(SMSS * packets, DeliveredData), RFC
+ * 7786 §5.2's rule for counts; that estimate is also added to the
+ * expected ECEB, so that the next option counts only what it did not
+ * cover, and an estimate that ran ahead of the next option is taken back
+ * from CEG. The first ACK that acknowledges no data (the end of the
+ * handshake, whose ACE echoes the SYN-ACK's IP-ECN field, §3.2.2.1)
+ * starts the ACE counter instead of feeding it. Returns the CE bytes
+ * taken into CEG (before a cheat policy halves them).
+ */
+CX_GAUGE_INLINE uint64_t cx_gauge_accecn(struct cx_gauge *g,
+					 const struct cx_gauge_cfg *cfg,
+					 uint32_t ace, bool has_eceb,
+					 uint32_t eceb, uint32_t delivered_bytes)
+{
+	uint32_t d_pkts, d_bytes;
+	uint64_t bytes;
+
+	if (!(g->flags & CX_GAUGE_F_ACCECN))
+		return 0;
+	ace &= CX_GAUGE_ACE_MASK;
+	if (!(g->flags & CX_GAUGE_F_ACE_SYNC)) {
+		g->flags |= CX_GAUGE_F_ACE_SYNC;
+		if (delivered_bytes == 0 && g->snd_max == g->snd_una) {
+			g->ace = CX_GAUGE_ACE_INIT;
+			return 0;
+		}
+	}
+	d_pkts = (ace - g->ace) & CX_GAUGE_ACE_MASK;
+	g->ace = ace;
+	if (has_eceb) {
+		d_bytes = (eceb - g->eceb) & CX_GAUGE_ECEB_MASK;
+		g->eceb = eceb & CX_GAUGE_ECEB_MASK;
+		if (d_bytes >= CX_GAUGE_ECEB_HALF) {
+			/* The ACE estimate ran ahead: give back the excess. */
+			g->ceg_bytes = cx_gauge_sub(g->ceg_bytes,
+						    CX_GAUGE_ECEB_MASK + 1 - d_bytes);
+			return 0;
+		}
+		bytes = d_bytes;
+	} else {
+		bytes = (uint64_t)g->smss_bytes * d_pkts;
+		if (bytes > delivered_bytes)
+			bytes = delivered_bytes;
+		g->eceb = (g->eceb + (uint32_t)bytes) & CX_GAUGE_ECEB_MASK;
+	}
+	if (bytes == 0)
+		return 0;
+	g->ce_fed_bytes = cx_gauge_add(g->ce_fed_bytes, bytes);
+	g->ceg_bytes = cx_gauge__earn(g->ceg_bytes, &g->ceg_prepaid_bytes,
+				      cx_gauge__declared(cfg, bytes));
+	cx_gauge__congested(g, bytes);
+	return bytes;
+}
+
 
 #endif
