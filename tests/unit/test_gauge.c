@@ -511,10 +511,29 @@ static void test_prepaid_marks(void **state)
 	assert_int_equal(g.ceg_prepaid_bytes, 2000);
 }
 
+/* The markall cheat sets every flag on every payload packet. */
+static void test_cheat_markall(void **state)
+{
+	struct cx_gauge_cfg cfg;
+	struct cx_gauge g;
+
+	(void)state;
+	cx_gauge_cfg_default(&cfg);
+	cfg.cheat = CX_GAUGE_MARKALL;
+	assert_int_equal(cx_gauge_cfg_check(&cfg), 0);
+	cx_gauge_init(&g, &cfg, 1, 1000);
+	assert_int_equal(cx_gauge_send(&g, &cfg, 1, 1000, 1), X | L | E | C);
+	assert_int_equal(cx_gauge_send(&g, &cfg, 1001, 1000, 1), X | L | E | C);
+	assert_int_equal(cx_gauge_send(&g, &cfg, 1001, 0, 1), 0);
+	cfg.cheat = CX_GAUGE_CHEAT_MAX + 1;
+	assert_int_equal(cx_gauge_cfg_check(&cfg), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_synack_ecn),
+		cmocka_unit_test(test_cheat_markall),
 		cmocka_unit_test(test_prepaid_marks),
 		cmocka_unit_test(test_accecn_exact),
 		cmocka_unit_test(test_accecn_fallback),

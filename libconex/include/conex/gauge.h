@@ -60,7 +60,8 @@ enum cx_gauge_cheat {
 	CX_GAUGE_NOMARK,	/* X only: never L, E or C */
 	CX_GAUGE_HALF,		/* LEG and CEG grow by half the congestion; L/E only on whole packets */
 	CX_GAUGE_CREDITONLY,	/* only the initial credit, never L, E or later C */
-	CX_GAUGE_CHEAT_MAX = CX_GAUGE_CREDITONLY,
+	CX_GAUGE_MARKALL,	/* L, E and C on every packet: buys no way out */
+	CX_GAUGE_CHEAT_MAX = CX_GAUGE_MARKALL,
 };
 
 /*
@@ -432,6 +433,8 @@ CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 
 	if (cfg->cheat == CX_GAUGE_NOMARK)
 		return bits;
+	if (cfg->cheat == CX_GAUGE_MARKALL)
+		return CX_SIG_X | CX_SIG_LEC;
 	/*
 	 * The half cheat marks only while a gauge holds a whole packet: an
 	 * honest gauge rounds a part-packet up (§5.4), which would turn half
