@@ -9,11 +9,14 @@
  *
  * The tc filter holds the program and the program its map, so nothing is
  * pinned: stats finds the map again through the filter (bpf_tc_query ->
- * program id -> program info -> map ids).
+ * program id -> program info -> map ids). stats also lists the per-source
+ * counters (map ecnq_src: marks and drops by IP source, the inner one for
+ * VXLAN), sorted by address.
  *
  * Exit status: 0 done, 1 system error, 2 usage error, 3 no ecnq filter on
  * the device (stats, detach).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -40,6 +43,7 @@
 
 #define PROG_NAME	"cx_ecnq"
 #define MAP_NAME	"ecnq_state"
+#define SRC_MAP_NAME	"ecnq_src"
 #define MAX_PROG_MAPS	16
 
 struct opts {
@@ -101,10 +105,11 @@ static void tcopts_init(struct bpf_tc_opts *o)
 }
 
 /*
- * Find the state map of the ecnq filter on the hook. Returns a map fd (the
- * caller closes it), -ENOENT if no filter of ours is there, or -errno.
+ * Find the map called name, of value_size, of the ecnq filter on the hook.
+ * Returns a map fd (the caller closes it), -ENOENT if no filter of ours is
+ * there (or it has no such map), or -errno.
  */
-static int find_state_map(struct bpf_tc_hook *hook)
+static int find_map(struct bpf_tc_hook *hook, const char *name, __u32 value_size)
 {
 	struct bpf_prog_info pinfo;
 	struct bpf_map_info minfo;
@@ -145,12 +150,16 @@ static int find_state_map(struct bpf_tc_hook *hook)
 		memset(&minfo, 0, sizeof(minfo));
 		len = sizeof(minfo);
 		if (bpf_obj_get_info_by_fd(map_fd, &minfo, &len) == 0 &&
-		    strcmp(minfo.name, MAP_NAME) == 0 &&
-		    minfo.value_size == sizeof(struct cx_ecnq_state))
+		    strcmp(minfo.name, name) == 0 && minfo.value_size == value_size)
 			return map_fd;
 		close(map_fd);
 	}
 	return -ENOENT;
+}
+
+static int find_state_map(struct bpf_tc_hook *hook)
+{
+	return find_map(hook, MAP_NAME, sizeof(struct cx_ecnq_state));
 }
 
 static int read_state(int map_fd, struct cx_ecnq_state *st)
@@ -162,6 +171,70 @@ static int read_state(int map_fd, struct cx_ecnq_state *st)
 	if (bpf_map_lookup_elem_flags(map_fd, &key, st, BPF_F_LOCK) < 0)
 		return -errno;
 	return 0;
+}
+
+struct src_entry {
+	struct cx_ecnq_src_key key;
+	struct cx_ecnq_src c;
+};
+
+struct src_list {
+	struct src_entry *v;
+	size_t n;
+};
+
+static int src_cmp(const void *a, const void *b)
+{
+	const struct src_entry *x = a, *y = b;
+
+	return memcmp(x->key.addr, y->key.addr, sizeof(x->key.addr));
+}
+
+/*
+ * Every entry of the per-source map, sorted by address. Each entry is read
+ * once, not all in one snapshot (the program adds to them atomically,
+ * without the state's lock).
+ */
+static int read_sources(int map_fd, struct src_list *out)
+{
+	struct cx_ecnq_src_key key, next;
+	struct src_entry *v;
+	void *prev = NULL;
+	size_t n = 0;
+
+	out->v = NULL;
+	out->n = 0;
+	v = calloc(CX_ECNQ_SRC_MAX, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	while (n < CX_ECNQ_SRC_MAX && bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		/* The program never deletes an entry: any error is one. */
+		if (bpf_map_lookup_elem(map_fd, &key, &v[n].c) < 0) {
+			int err = -errno;
+
+			free(v);
+			return err;
+		}
+		v[n].key = key;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), src_cmp);
+	out->v = v;
+	out->n = n;
+	return 0;
+}
+
+/* The address as text: IPv4-mapped keys as dotted quads. */
+static void src_addr(const struct cx_ecnq_src_key *k, char *buf, size_t len)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (memcmp(k->addr, mapped, sizeof(mapped)) == 0)
+		inet_ntop(AF_INET, &k->addr[12], buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, k->addr, buf, (socklen_t)len);
 }
 
 /* 1 if this call created clsact, 0 if it was there, or -errno. */
@@ -259,8 +332,12 @@ static uint64_t backlog_bytes(const struct cx_ecnq_state *st)
 	return level > st->burst_bytes ? level - st->burst_bytes : 0;
 }
 
-static void print_text(const char *dev, const struct cx_ecnq_state *st)
+static void print_text(const char *dev, const struct cx_ecnq_state *st,
+		       const struct src_list *src)
 {
+	char addr[INET6_ADDRSTRLEN];
+	size_t i;
+
 	printf("dev %s rate_bps %" PRIu64 " drain_bytes_per_s %" PRIu64
 	       " mark_bytes %" PRIu64 " limit_bytes %" PRIu64 "\n",
 	       dev, (uint64_t)st->rate_bps, (uint64_t)st->drain_bytes_per_s,
@@ -279,10 +356,21 @@ static void print_text(const char *dev, const struct cx_ecnq_state *st)
 	       " max_backlog_bytes %" PRIu64 "\n", (uint64_t)st->burst_bytes,
 	       backlog_bytes(st),
 	       (uint64_t)st->max_backlog_bytes);
+	printf("  sources %zu src_untracked %" PRIu64 "\n", src->n,
+	       (uint64_t)st->src_untracked);
+	for (i = 0; i < src->n; i++) {
+		src_addr(&src->v[i].key, addr, sizeof(addr));
+		printf("  source %s ce %" PRIu64 " (%" PRIu64 " bytes) dropped %" PRIu64
+		       " (%" PRIu64 " bytes)\n", addr, (uint64_t)src->v[i].c.ce_pkts,
+		       (uint64_t)src->v[i].c.ce_bytes, (uint64_t)src->v[i].c.dropped_pkts,
+		       (uint64_t)src->v[i].c.dropped_bytes);
+	}
 }
 
-static void print_json(const char *dev, const struct cx_ecnq_state *st)
+static void print_json(const char *dev, const struct cx_ecnq_state *st,
+		       const struct src_list *src)
 {
+	char addr[INET6_ADDRSTRLEN];
 	const struct {
 		const char *name;
 		uint64_t v;
@@ -307,6 +395,7 @@ static void print_json(const char *dev, const struct cx_ecnq_state *st)
 		{ "dropped_bytes", st->dropped_bytes },
 		{ "dropped_limit", st->dropped_limit },
 		{ "non_ip", st->non_ip },
+		{ "src_untracked", st->src_untracked },
 	};
 	size_t i;
 
@@ -320,13 +409,23 @@ static void print_json(const char *dev, const struct cx_ecnq_state *st)
 	putchar('"');
 	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		printf(", \"%s\": %" PRIu64, f[i].name, f[i].v);
-	fputs("}\n", stdout);
+	fputs(", \"sources\": [", stdout);
+	for (i = 0; i < src->n; i++) {
+		src_addr(&src->v[i].key, addr, sizeof(addr));
+		printf("%s{\"addr\": \"%s\", \"ce_pkts\": %" PRIu64 ", \"ce_bytes\": %" PRIu64
+		       ", \"dropped_pkts\": %" PRIu64 ", \"dropped_bytes\": %" PRIu64 "}",
+		       i ? ", " : "", addr, (uint64_t)src->v[i].c.ce_pkts,
+		       (uint64_t)src->v[i].c.ce_bytes, (uint64_t)src->v[i].c.dropped_pkts,
+		       (uint64_t)src->v[i].c.dropped_bytes);
+	}
+	fputs("]}\n", stdout);
 }
 
 static int cmd_stats(const struct opts *o)
 {
 	struct cx_ecnq_state st;
 	struct bpf_tc_hook hook;
+	struct src_list src = { NULL, 0 };
 	int fd, err;
 
 	hook_init(&hook, o->ifindex);
@@ -345,10 +444,24 @@ static int cmd_stats(const struct opts *o)
 		fprintf(stderr, "cx-ecnq: reading the state of %s: %s\n", o->dev, strerror(-err));
 		return 1;
 	}
+	fd = find_map(&hook, SRC_MAP_NAME, sizeof(struct cx_ecnq_src));
+	if (fd < 0) {
+		fprintf(stderr, "cx-ecnq: the per-source map of %s: %s\n", o->dev,
+			strerror(-fd));
+		return 1;
+	}
+	err = read_sources(fd, &src);
+	close(fd);
+	if (err < 0) {
+		fprintf(stderr, "cx-ecnq: reading the sources of %s: %s\n", o->dev,
+			strerror(-err));
+		return 1;
+	}
 	if (o->json)
-		print_json(o->dev, &st);
+		print_json(o->dev, &st, &src);
 	else
-		print_text(o->dev, &st);
+		print_text(o->dev, &st, &src);
+	free(src.v);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 

@@ -20,6 +20,9 @@
  * carries one per segment, so add (gso_segs - 1) * header length, as the
  * qdisc layer does for HTB (qdisc_pkt_len_init). Only TCP and UDP headers
  * are parsed for that; IPv6 extension headers on GSO packets are not.
+ *
+ * Marks and drops are also counted per IP source (map ecnq_src, see ecnq.h):
+ * for VXLAN the inner packet's source, since the outer one is the host.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -46,7 +49,99 @@ struct {
 	__type(value, struct cx_ecnq_state);
 } ecnq_state SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CX_ECNQ_SRC_MAX);
+	__type(key, struct cx_ecnq_src_key);
+	__type(value, struct cx_ecnq_src);
+} ecnq_src SEC(".maps");
+
 enum verdict { V_PASS, V_MARK, V_DROP };
+
+/*
+ * The source a mark or drop is counted under, and the bytes in front of
+ * that source's IP packet on the wire (Ethernet; for VXLAN also the outer
+ * IP, UDP, VXLAN and inner Ethernet headers). hdr holds the outer IP
+ * header as read (20 bytes for IPv4, 40 for IPv6). An inner packet that
+ * cannot be read is counted under the outer source.
+ */
+static __always_inline void src_of(struct __sk_buff *skb, const __u8 *hdr, int is_v4,
+				   __u8 l4proto, __u32 l4_off, struct cx_ecnq_src_key *key,
+				   __u32 *overhead)
+{
+	__be16 port, type;
+	__u32 inner = l4_off + 8 + 8 + ETH_HLEN;
+
+	__builtin_memset(key, 0, sizeof(*key));
+	if (is_v4) {
+		key->addr[10] = 0xff;
+		key->addr[11] = 0xff;
+		__builtin_memcpy(&key->addr[12], &hdr[12], 4);
+	} else {
+		__builtin_memcpy(key->addr, &hdr[8], 16);
+	}
+	*overhead = ETH_HLEN;
+	if (l4proto != IPPROTO_UDP_)
+		return;
+	if (bpf_skb_load_bytes(skb, l4_off + 2, &port, 2) < 0 ||
+	    port != bpf_htons(CX_ECNQ_VXLAN_PORT))
+		return;
+	/* UDP (8), VXLAN (8), then the inner Ethernet header's type. */
+	if (bpf_skb_load_bytes(skb, inner - 2, &type, 2) < 0)
+		return;
+	if (type == bpf_htons(ETH_P_IP)) {
+		__u8 a[4];
+
+		if (bpf_skb_load_bytes(skb, inner + 12, a, 4) < 0)
+			return;
+		__builtin_memset(key, 0, sizeof(*key));
+		key->addr[10] = 0xff;
+		key->addr[11] = 0xff;
+		__builtin_memcpy(&key->addr[12], a, 4);
+	} else if (type == bpf_htons(ETH_P_IPV6)) {
+		__u8 a[16];
+
+		if (bpf_skb_load_bytes(skb, inner + 8, a, 16) < 0)
+			return;
+		__builtin_memcpy(key->addr, a, 16);
+	} else {
+		return;
+	}
+	*overhead = inner;
+}
+
+/* Count a mark or drop of segs wire packets, wire bytes, under its source. */
+static __always_inline void count_src(struct __sk_buff *skb, struct cx_ecnq_state *st,
+				      const __u8 *hdr, int is_v4, __u8 l4proto,
+				      __u32 l4_off, __u32 segs, __u64 wire, int drop)
+{
+	struct cx_ecnq_src_key key;
+	struct cx_ecnq_src *c, zero = {};
+	__u32 overhead;
+	__u64 bytes;
+
+	src_of(skb, hdr, is_v4, l4proto, l4_off, &key, &overhead);
+	bytes = wire > (__u64)segs * overhead ? wire - (__u64)segs * overhead : 0;
+	c = bpf_map_lookup_elem(&ecnq_src, &key);
+	if (!c) {
+		/* Two CPUs may race to create it: BPF_NOEXIST lets one win. */
+		bpf_map_update_elem(&ecnq_src, &key, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&ecnq_src, &key);
+	}
+	if (!c) {
+		bpf_spin_lock(&st->lock);
+		st->src_untracked += segs;
+		bpf_spin_unlock(&st->lock);
+		return;
+	}
+	if (drop) {
+		__sync_fetch_and_add(&c->dropped_pkts, segs);
+		__sync_fetch_and_add(&c->dropped_bytes, bytes);
+	} else {
+		__sync_fetch_and_add(&c->ce_pkts, segs);
+		__sync_fetch_and_add(&c->ce_bytes, bytes);
+	}
+}
 
 SEC("tc")
 int cx_ecnq(struct __sk_buff *skb)
@@ -158,6 +253,8 @@ int cx_ecnq(struct __sk_buff *skb)
 	}
 	bpf_spin_unlock(&st->lock);
 
+	if (v != V_PASS && is_ip)
+		count_src(skb, st, hdr, is_v4, l4proto, l4_off, segs, wire, v == V_DROP);
 	if (v == V_DROP)
 		return TC_ACT_SHOT;
 	if (v != V_MARK)

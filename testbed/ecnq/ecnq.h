@@ -76,6 +76,35 @@ struct cx_ecnq_state {
 	__u64 dropped_bytes;
 	__u64 dropped_limit;		/* the part of dropped that hit the hard limit */
 	__u64 non_ip;			/* passed untouched (ARP and such) */
+	/*
+	 * Marks and drops (wire packets) that no per-source entry counts:
+	 * the per-source map was full when their source first appeared.
+	 */
+	__u64 src_untracked;
+};
+
+/*
+ * Per-source counters (map ecnq_src), so that a fabric port can say whose
+ * congestion it was: the key is the IP source of the tenant's packet, an
+ * IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d). For VXLAN (outer UDP
+ * to CX_ECNQ_VXLAN_PORT) it is the inner packet's source: the outer one is
+ * the sending host. Bytes are the bytes of that IP packet (the inner one
+ * for VXLAN), per wire segment, so they compare with what a policer counts
+ * of the same packets; packets are wire packets as above. Only marks and
+ * drops of IP packets create an entry.
+ */
+#define CX_ECNQ_SRC_MAX		4096
+#define CX_ECNQ_VXLAN_PORT	4789
+
+struct cx_ecnq_src_key {
+	__u8 addr[16];
+};
+
+struct cx_ecnq_src {
+	__u64 ce_pkts;			/* ECT turned into CE here */
+	__u64 ce_bytes;
+	__u64 dropped_pkts;		/* every drop, as dropped above */
+	__u64 dropped_bytes;
 };
 
 #endif

@@ -323,3 +323,96 @@ def test_ecnq_cli_errors(make_testbed, ecnq_tool):
 	tb.clear_bottleneck(1)
 	assert "clsact" not in sw.run(["tc", "qdisc", "show", "dev", "p1"]).stdout
 	assert sw.run([ecnq_tool, "detach", "--dev", "p1"], check=False).returncode == 3
+
+
+# Sends count UDP datagrams as fast as a socket goes: argv family, dst, port,
+# traffic class, count, then "plain N" (N bytes of payload) or "vxlan4 SRC N"
+# / "vxlan6 SRC N" (a VXLAN header, an inner Ethernet header and an inner
+# IPv4 / IPv6 packet from SRC of N bytes in all, to the fabric's VXLAN port).
+_BURST = r"""
+import socket, struct, sys
+fam, dst, port, tc, count, kind = sys.argv[1:7]
+af = socket.AF_INET6 if fam == "6" else socket.AF_INET
+s = socket.socket(af, socket.SOCK_DGRAM)
+if af == socket.AF_INET6:
+	s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, int(tc))
+else:
+	s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, int(tc))
+if kind == "plain":
+	data = b"p" * int(sys.argv[7])
+else:
+	src, n = sys.argv[7], int(sys.argv[8])
+	if kind == "vxlan4":
+		ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, n, 0, 0, 64, 17, 0,
+				 socket.inet_pton(socket.AF_INET, src),
+				 socket.inet_pton(socket.AF_INET, "198.18.2.77"))
+		etype = 0x0800
+	else:
+		ip = struct.pack("!IHBB16s16s", 6 << 28, n - 40, 17, 64,
+				 socket.inet_pton(socket.AF_INET6, src),
+				 socket.inet_pton(socket.AF_INET6, "2001:2:0:2::77"))
+		etype = 0x86DD
+	inner = ip + b"i" * (n - len(ip))
+	data = struct.pack("!II", 0x08000000, 42 << 8) + b"\x02" * 6 + b"\x04" * 6 + \
+		struct.pack("!H", etype) + inner
+for i in range(int(count)):
+	try:
+		s.sendto(data, (dst, int(port)))
+	except OSError:
+		pass
+"""
+
+
+def test_ecnq_counts_per_source(make_testbed, ecnq_tool):
+	"""Marks and drops per IP source, in that packet's IP bytes: a guest's
+	plain UDP under its own address (IPv4, IPv6), VXLAN under the inner
+	packet's source, not the sending host's; the per-source sums equal the
+	port's totals."""
+	tb = make_testbed(hosts=2, guests=2)
+	tb.bottleneck(2, 5_000_000)
+	h1, g1, g2 = tb.host(1), tb.guest(1, 1), tb.guest(1, 2)
+	r1, r2 = tb.guest(2, 1), tb.guest(2, 2)
+	st0 = tb.ecnq_stats(2)
+	assert st0["sources"] == [] and st0["src_untracked"] == 0, st0
+	# (node, family, dst, port, traffic class, kind args, source, IP bytes each)
+	bursts = [
+		(g1, 4, r1.ip4, 9, 0x02, ["plain", "1000"], g1.ip4, 1028),	# ECT(0)
+		(g2, 6, r2.ip6, 9, 0x00, ["plain", "1000"], g2.ip6, 1048),	# Not-ECT
+		(h1, 4, "198.19.2.2", 4789, 0x02, ["vxlan4", "198.18.1.77", "900"],
+		 "198.18.1.77", 900),
+		(h1, 4, "198.19.2.2", 4789, 0x00, ["vxlan6", "2001:2:0:1::77", "900"],
+		 "2001:2:0:1::77", 900),
+	]
+	for node, fam, dst, port, tc, kind, _, _ in bursts:
+		cp = node.run(["/usr/bin/python3", "-c", _BURST, str(fam), dst, str(port),
+			       str(tc), "3000"] + kind, check=False, timeout=60)
+		assert cp.returncode == 0, cp.stderr
+		time.sleep(1.0)		# 512 KiB drain at 5 Mbit/s: 0.84 s
+	st = tb.ecnq_stats(2)
+	src = {s["addr"]: s for s in st["sources"]}
+	assert st["src_untracked"] == 0, st
+	for _, _, _, _, tc, _, addr, size in bursts:
+		s = src.get(addr)
+		assert s is not None, (addr, st["sources"])
+		if tc:	# ECT(0): marked above the mark threshold, dropped at the limit
+			assert s["ce_pkts"] > 100, s
+		else:	# Not-ECT: dropped above the mark threshold, never marked
+			assert s["ce_pkts"] == 0 and s["dropped_pkts"] > 100, s
+		assert s["ce_bytes"] == size * s["ce_pkts"], s
+		assert s["dropped_bytes"] == size * s["dropped_pkts"], s
+	# the hosts' own (outer) addresses carry none of the tunnelled marks
+	assert h1.ip4 not in src, st["sources"]
+	assert sum(s["ce_pkts"] for s in src.values()) == st["marked"], st
+	assert sum(s["dropped_pkts"] for s in src.values()) == st["dropped"], st
+	# wire bytes = IP bytes + Ethernet, plus the outer headers for VXLAN
+	# (other sources: the fabric's own neighbour discovery, caught in a
+	# full queue, is plain IPv6)
+	over = {b[6]: 14 if b[5][0] == "plain" else 14 + 20 + 8 + 8 + 14 for b in bursts}
+	assert sum(s["ce_bytes"] + over.get(a, 14) * s["ce_pkts"]
+		   for a, s in src.items()) == st["marked_bytes"], st
+	assert sum(s["dropped_bytes"] + over.get(a, 14) * s["dropped_pkts"]
+		   for a, s in src.items()) == st["dropped_bytes"], st
+	text = tb.fabric.run([ecnq_tool, "stats", "--dev", tb.port(2)]).stdout
+	assert f"source {g1.ip4} ce {src[g1.ip4]['ce_pkts']} " in text, text
+	assert f"source {g2.ip6} ce 0 (0 bytes) dropped {src[g2.ip6]['dropped_pkts']} " \
+		in text, text
