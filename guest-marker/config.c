@@ -92,6 +92,14 @@ int cxm_config_set(struct cxm_config *c, const char *key, const char *value,
 		}
 		return 0;
 	}
+	if (strcmp(key, "accecn") == 0) {
+		if (parse_bool(value, &c->accecn) < 0) {
+			snprintf(err, errlen, "accecn: expected yes or no, got '%s'",
+				 value);
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "flow_table_size") == 0) {
 		ret = parse_u32(value, CXM_FLOWS_MIN, CXM_FLOWS_MAX, &c->flows_max);
 		if (ret < 0) {

@@ -25,6 +25,7 @@ struct cxm_config {
 	bool ipv4;
 	bool ipv6;
 	bool mss_clamp;
+	bool accecn;			/* cx_accecn as the namespace's default CC */
 	uint32_t flows_max;		/* flow table entries */
 	uint64_t flow_idle_ns;		/* idle connections are forgotten after this */
 	struct cx_gauge_cfg gauge;	/* credit rule and (test-only) cheat */

@@ -28,6 +28,7 @@
 #include "common/ctl.h"
 #include "common/opts.h"
 #include "common/sig.h"
+#include "accecn.h"
 #include "config.h"
 #include "datapath.h"
 #include "stats.h"
@@ -46,6 +47,7 @@ static volatile sig_atomic_t reload_signal;
 struct marker_ctx {
 	struct cxm_config cfg;
 	struct cxm_dp dp;
+	struct cxm_accecn accecn;	/* `accecn yes`: cx_accecn registered */
 	int ctl_fd;
 	uint64_t next_reap_ns;
 	const char *conf_path;		/* --config, or NULL for the default */
@@ -65,7 +67,9 @@ static const char usage_text[] =
 	"Option; IPv4 packets the ID-field encoding of atomic packets. Stays in\n"
 	"the foreground; SIGTERM or SIGINT detaches and exits 0, SIGHUP reloads.\n"
 	"If the marker dies, the kernel detaches its programs and traffic flows\n"
-	"unmarked.\n"
+	"unmarked. With 'accecn yes' it also registers the cx_accecn congestion\n"
+	"control (CUBIC negotiating AccECN, RFC 9768) and makes it the network\n"
+	"namespace's default until it exits.\n"
 	"\n"
 	"  --config FILE   configuration file (default " CXM_CONFIG_DEFAULT ",\n"
 	"                  built-in defaults if that does not exist)\n"
@@ -227,6 +231,12 @@ static const char *restart_needed(const struct cxm_config *a,
 		snprintf(now, len, "%u", b->flows_max);
 		return "flow_table_size";
 	}
+	/* The congestion control is registered and made the default at start. */
+	if (a->accecn != b->accecn) {
+		snprintf(was, len, "%s", a->accecn ? "yes" : "no");
+		snprintf(now, len, "%s", b->accecn ? "yes" : "no");
+		return "accecn";
+	}
 	return NULL;
 }
 
@@ -386,6 +396,54 @@ static void serve_ctl(struct marker_ctx *ctx)
 	cxd_ctl_reply(cfd, buf, (size_t)n);
 }
 
+/* `accecn yes`: cx_accecn registered and made the namespace's default. */
+static int start_accecn(struct marker_ctx *ctx)
+{
+	char err[512], notice[256];
+
+	if (cxm_accecn_start(&ctx->accecn, err, sizeof(err), notice,
+			     sizeof(notice)) < 0) {
+		cx_log_warnx("%s", err);
+		return -1;
+	}
+	if (notice[0] != '\0')
+		cx_log_warnx("%s", notice);
+	ctx->dc.accecn = true;
+	cx_log_info("accecn: congestion control %s registered (CUBIC negotiating "
+		    "AccECN); net.ipv4.tcp_congestion_control is %s until "
+		    "conex-marker exits, then %s again", CXM_ACCECN_CC,
+		    CXM_ACCECN_CC, ctx->accecn.prev_cc);
+	return 0;
+}
+
+/* 0, or -1 if the namespace's default could not be given back. */
+static int stop_accecn(struct marker_ctx *ctx)
+{
+	int ret;
+
+	if (!ctx->dc.accecn)
+		return 0;
+	ret = cxm_accecn_stop(&ctx->accecn);
+	ctx->dc.accecn = false;
+	if (ret == CXM_ACCECN_RESTORED)
+		cx_log_info("accecn: net.ipv4.tcp_congestion_control %s -> %s "
+			    "restored; %s unregistered", CXM_ACCECN_CC,
+			    ctx->accecn.prev_cc, CXM_ACCECN_CC);
+	else if (ret == CXM_ACCECN_RESTORED_RENO)
+		cx_log_warnx("accecn: net.ipv4.tcp_congestion_control %s refused, "
+			     "%s -> reno instead; %s unregistered",
+			     ctx->accecn.prev_cc, CXM_ACCECN_CC, CXM_ACCECN_CC);
+	else if (ret == 0)
+		cx_log_info("accecn: net.ipv4.tcp_congestion_control no longer "
+			    "%s, left as it is; %s unregistered", CXM_ACCECN_CC,
+			    CXM_ACCECN_CC);
+	else
+		cx_log_warnx("accecn: restoring net.ipv4.tcp_congestion_control "
+			     "%s: %s; %s unregistered", ctx->accecn.prev_cc,
+			     strerror(-ret), CXM_ACCECN_CC);
+	return ret < 0 ? -1 : 0;
+}
+
 static void reap(struct marker_ctx *ctx, uint64_t now_ns)
 {
 	struct cxm_flow_sums sums;
@@ -455,6 +513,7 @@ int main(int argc, char **argv)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.ctl_fd = -1;
+	cxm_accecn_init(&ctx.accecn);
 	while ((ch = getopt_long(argc, argv, "c:d:fDh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -519,6 +578,10 @@ int main(int argc, char **argv)
 		cx_log_warnx("cheat mode '%s': this marker under-declares "
 			     "congestion (test use only)",
 			     cxm_cheat_name(ctx.cfg.gauge.cheat));
+	if (ctx.cfg.accecn && start_accecn(&ctx) < 0) {
+		ret = EXIT_FAILURE;
+		goto out_close_dp;
+	}
 	/* The line tests and scripts wait for: always on stderr. */
 	fprintf(stderr, "conex-marker: ready on %s\n", ctx.cfg.ifname);
 	fflush(stderr);
@@ -526,6 +589,9 @@ int main(int argc, char **argv)
 	ctx.next_reap_ns = now_mono_ns() + REAP_EVERY_NS;
 	ret = run(&ctx, &waitmask);
 
+	if (stop_accecn(&ctx) < 0)
+		ret = EXIT_FAILURE;
+out_close_dp:
 	cxm_dp_close(&ctx.dp);
 out_close_ctl:
 	close(ctx.ctl_fd);

@@ -86,9 +86,11 @@ int cxm_stats_format(const struct cxm_stats *s, const char *ifname, bool json,
 		return -ENOSPC;
 	buf[0] = '\0';
 	if (json)
-		put(&o, "{\"interface\": \"%s\"", ifname);
+		put(&o, "{\"interface\": \"%s\", \"accecn\": %s", ifname,
+		    s->d.accecn ? "true" : "false");
 	else
-		put(&o, "interface %s\n", ifname);
+		put(&o, "interface %s\n%-16s %s\n", ifname, "accecn",
+		    s->d.accecn ? "yes" : "no");
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		memcpy(&v, (const char *)s + fields[i].off, sizeof(v));
 		if (json)

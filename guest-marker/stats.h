@@ -10,10 +10,11 @@
 
 #include "datapath.h"
 
-/* The daemon's own events, kept in main.c's context. */
+/* The daemon's own events and state, kept in main.c's context. */
 struct cxm_daemon_counters {
 	uint64_t reloads;		/* configurations applied by a reload */
 	uint64_t reload_errors;		/* reloads refused, old configuration kept */
+	bool accecn;			/* cx_accecn registered and the default */
 };
 
 struct cxm_stats {

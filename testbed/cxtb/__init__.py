@@ -5,12 +5,12 @@
 		tb.guest(1, 1).run(["ping", "-c1", tb.guest(2, 1).ip4])
 """
 
-from .testbed import Node, Testbed, ecnq_tool
+from .testbed import ACCECN_CC, ECN_MODES, Node, Testbed, accecn_registered, ecnq_tool
 from .state import reap
 from .units import parse_rate, parse_size, format_rate
 
-__all__ = ["Node", "Testbed", "ecnq_tool", "reap", "parse_rate", "parse_size",
-	   "format_rate"]
+__all__ = ["ACCECN_CC", "ECN_MODES", "Node", "Testbed", "accecn_registered",
+	   "ecnq_tool", "reap", "parse_rate", "parse_size", "format_rate"]
 from .traffic import iperf3, wait_listening  # noqa: E402
 
 __all__ += ["iperf3", "wait_listening"]

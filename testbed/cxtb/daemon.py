@@ -96,6 +96,11 @@ class StderrReader:
 					return False
 				self._cond.wait(left)
 
+	def at_eof(self):
+		"""True once the stream is closed (the process is exiting)."""
+		with self._cond:
+			return self._eof
+
 	def text(self, join_s=1.0):
 		self._t.join(timeout=join_s)
 		with self._cond:
@@ -113,6 +118,13 @@ def spawn(node, argv, ready):
 	err = StderrReader(proc.stderr)
 	if err.wait_for(ready, READY_TIMEOUT_S):
 		return proc, err, "ready"
+	if err.at_eof():
+		# stderr closes as the process exits, a moment before it can be
+		# reaped: without this wait, a fast failure read as a timeout.
+		try:
+			proc.wait(timeout=STOP_TIMEOUT_S)
+		except subprocess.TimeoutExpired:
+			pass
 	state = "exited" if proc.poll() is not None else "timeout"
 	if state == "timeout":
 		proc.kill()

@@ -9,7 +9,16 @@ in a guest.
 	cap = marker.capture(tb.host(2), "g1", "/tmp/x.pcap")
 	...
 	cap.stop(); print(m.stats()); m.stop()
+
+AccECN (RFC 9768): start_marker(node, accecn=True) writes `accecn yes` into
+the marker's configuration; the marker then registers the cx_accecn
+congestion control (CUBIC asking for AccECN) and makes it node's default
+until it stops. The registration is kernel-wide and one marker per kernel
+may hold it: other guests answer (or send) with AccECN meanwhile through
+tb.set_ecn(guest, "accecn"), see testbed.py.
 """
+
+import re
 
 from cxtb import daemon
 from cxtb.daemon import install_root  # noqa: F401 (re-exported: callers use marker.install_root)
@@ -33,26 +42,54 @@ class Marker(daemon.Daemon):
 	conf_name = "marker.conf"
 	error = MarkerError
 
-	def __init__(self, node, argv, proc, err, conf, dev):
+	def __init__(self, node, argv, proc, err, conf, dev, accecn=None):
 		super().__init__(node, argv, proc, err, conf)
 		self.dev = dev
+		self.accecn = accecn	# the `accecn` start_marker() wrote, or None
 
 	def stats_args(self):
 		return ["--config", self.conf, "--dev", self.dev]
 
 
-def start_marker(node, dev="eth0", extra_args=(), config_text=None, root=None):
+_ACCECN_LINE = re.compile(r"^[ \t]*accecn[ \t].*$", re.M)
+
+
+def with_accecn(config_text, accecn):
+	"""config_text with its `accecn` key set to yes (accecn true) or no,
+	replacing a line that sets it or appending one."""
+	line = f"accecn {'yes' if accecn else 'no'}"
+	if _ACCECN_LINE.search(config_text):
+		return _ACCECN_LINE.sub(line, config_text, count=1)
+	sep = "" if config_text == "" or config_text.endswith("\n") else "\n"
+	return f"{config_text}{sep}{line}\n"
+
+
+def start_marker(node, dev="eth0", extra_args=(), config_text=None, root=None,
+		 accecn=None):
 	"""Start the installed conex-marker in node (a guest) on dev.
 
 	config_text: a configuration to use instead of the installed default
-	(written to a temporary file). Waits for "conex-marker: ready on DEV" on
-	stderr; raises MarkerError with its stderr if it exits first or does not
-	become ready in daemon.READY_TIMEOUT_S. The process is tracked by the testbed
-	(tb.down() kills it).
+	(written to a temporary file, m.conf, which the caller may remove
+	after m.stop()). accecn True or False: the same configuration
+	(config_text, else the installed one) with `accecn yes` or `accecn no`
+	(conex-marker.conf(5)), in a temporary file too; None leaves the key
+	as the file has it (default no). With accecn True, node's
+	net.ipv4.tcp_congestion_control is cx_accecn until the marker stops,
+	and another marker with accecn True on this kernel fails to start.
+	Waits for "conex-marker: ready on DEV" on stderr; raises MarkerError with
+	its stderr if it exits first or does not become ready in
+	daemon.READY_TIMEOUT_S. The process is tracked by the testbed (tb.down()
+	kills it).
 	"""
 	ready = f"conex-marker: ready on {dev}"
+	if accecn is not None:
+		if config_text is None:
+			with open(marker_conf(root)) as f:
+				config_text = f.read()
+		config_text = with_accecn(config_text, accecn)
 	return daemon.start(Marker, node, lambda l: l.strip() == ready, opts=["--dev", dev],
-			    extra_args=extra_args, config_text=config_text, root=root, dev=dev)
+			    extra_args=extra_args, config_text=config_text, root=root, dev=dev,
+			    accecn=accecn)
 
 
 def run_marker(node, args, timeout=30, root=None):

@@ -24,6 +24,13 @@ from . import counters, state
 MAX_HOSTS = 99		# host number is one IPv4 octet and one decimal IPv6 group
 MAX_GUESTS = 200	# guest address is 10 + j, one octet
 CCS = ("reno", "cubic", "bbr")
+# The AccECN congestion control a conex-marker with `accecn yes` registers
+# (guest-marker/accecn.bpf.c: CUBIC asking for AccECN, RFC 9768). Linux 6.18
+# negotiates AccECN only for sockets whose congestion control asks for it
+# (net.ipv4.tcp_ecn stops at 2), so that is how a guest gets it.
+ACCECN_CC = "cx_accecn"
+# Per-guest ECN: tcp_ecn=0, tcp_ecn=1, or default congestion control cx_accecn.
+ECN_MODES = ("none", "classic", "accecn")
 
 UPLINK_IF = "up0"
 GUEST_IF = "eth0"
@@ -376,19 +383,52 @@ class Testbed:
 	# --- per-guest TCP -------------------------------------------------
 
 	def set_tcp(self, node, cc=None, ecn=None):
+		"""node's default congestion control (one of CCS, or ACCECN_CC
+		while a marker has it registered) and net.ipv4.tcp_ecn."""
 		kv = []
 		if cc is not None:
-			if cc not in CCS:
-				raise ValueError(f"cc must be one of {', '.join(CCS)}: {cc!r}")
+			if cc == ACCECN_CC:
+				_need_accecn_cc()
+			elif cc not in CCS:
+				raise ValueError(f"cc must be one of {', '.join(CCS)} or "
+						 f"{ACCECN_CC}: {cc!r}")
 			kv.append(f"net.ipv4.tcp_congestion_control={cc}")
 		if ecn is not None:
 			if ecn not in (0, 1, 2):
 				raise ValueError(f"ecn must be 0, 1 or 2: {ecn!r}")
 			kv.append(f"net.ipv4.tcp_ecn={ecn}")
 		if kv:
-			if cc is not None:
+			if cc is not None and cc != ACCECN_CC:
 				allow_cc(cc)
 			node.run(["sysctl", "-qw"] + kv)
+
+	def set_ecn(self, node, mode):
+		"""Run node's new TCP connections with ECN mode "none" (tcp_ecn=0),
+		"classic" (tcp_ecn=1, RFC 3168) or "accecn" (RFC 9768: default
+		congestion control cx_accecn, which both asks for AccECN and
+		accepts it on listeners).
+
+		"accecn" needs cx_accecn registered on this kernel: a conex-marker
+		started with accecn=True (cxtb.marker.start_marker) in one guest
+		registers it for every namespace, and makes its own guest AccECN
+		by itself. Any guest may then join with set_ecn(guest, "accecn"),
+		e.g. the receiver, so that it answers with AccECN. Give such a
+		guest its settings back (set_tcp(node, **returned)) before that
+		marker stops: a namespace whose default is cx_accecn holds the
+		struct_ops, which would outlive the marker. "none" and "classic"
+		give a guest whose default is cx_accecn the testbed's cc back.
+
+		Returns the settings before (tcp_settings(node)).
+		"""
+		if mode not in ECN_MODES:
+			raise ValueError(f"mode must be one of {', '.join(ECN_MODES)}: {mode!r}")
+		before = self.tcp_settings(node)
+		if mode == "accecn":
+			self.set_tcp(node, cc=ACCECN_CC)
+		else:
+			cc = self.cc if before["cc"] == ACCECN_CC else None
+			self.set_tcp(node, cc=cc, ecn=1 if mode == "classic" else 0)
+		return before
 
 	def tcp_settings(self, node):
 		cp = node.run(["sysctl", "-n", "net.ipv4.tcp_congestion_control",
@@ -483,6 +523,20 @@ class Testbed:
 # --- helpers ---------------------------------------------------------------
 
 _ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
+_AVAILABLE_CC = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+
+
+def accecn_registered():
+	"""True while cx_accecn is registered on this kernel (by a marker)."""
+	with open(_AVAILABLE_CC) as f:
+		return ACCECN_CC in f.read().split()
+
+
+def _need_accecn_cc():
+	if not accecn_registered():
+		raise RuntimeError(f"{ACCECN_CC} is not registered on this kernel: start "
+				   f"a conex-marker with accecn yes first "
+				   f"(cxtb.marker.start_marker(node, accecn=True))")
 
 
 def allow_cc(cc):
