@@ -210,7 +210,8 @@ def start(cls, node, ready, opts=(), extra_args=(), config_text=None, root=None,
 
 	argv: PROG --config CONF OPTS... --foreground EXTRA_ARGS...; CONF is
 	the installed cls.conf_name, or config_text written to a temporary
-	file. ready(line) tells the daemon's "ready" line on stderr; raises
+	file (removed if the start fails; else the caller's, as obj.conf).
+	ready(line) tells the daemon's "ready" line on stderr; raises
 	cls.error with its stderr if it exits first or is not ready in
 	READY_TIMEOUT_S. The process is tracked by the testbed (tb.down()
 	kills it). attrs go to cls() after the common arguments.
@@ -225,6 +226,8 @@ def start(cls, node, ready, opts=(), extra_args=(), config_text=None, root=None,
 	argv = [installed_bin(cls.prog, root), "--config", conf] + list(opts) + \
 	       ["--foreground"] + [str(a) for a in extra_args]
 	proc, err, state = spawn(node, argv, ready)
+	if state != "ready" and config_text is not None:
+		os.unlink(conf)		# the caller never learns its name
 	if state == "timeout":
 		raise cls.error(f"[{node.name}] {cls.prog} not ready after "
 				f"{READY_TIMEOUT_S:.0f} s:\n{err.text()}")
