@@ -18,6 +18,7 @@ static const char *const cheat_names[] = {
 	[CX_GAUGE_NOMARK] = "nomark",
 	[CX_GAUGE_HALF] = "half",
 	[CX_GAUGE_CREDITONLY] = "creditonly",
+	[CX_GAUGE_MARKALL] = "markall",
 };
 
 void cxm_config_init(struct cxm_config *c)
@@ -140,7 +141,7 @@ int cxm_config_set(struct cxm_config *c, const char *key, const char *value,
 			}
 		}
 		snprintf(err, errlen,
-			 "cheat: expected none, nomark, half or creditonly, got '%s'",
+			 "cheat: expected none, nomark, half, creditonly or markall, got '%s'",
 			 value);
 		return -1;
 	}

@@ -33,6 +33,8 @@ static const struct field {
 	CNT(flows_full), CNT(flows_created), CNT(adjust_failed),
 	CNT(rtx_pkts), CNT(rtx_bytes), CNT(credit_readd_bytes),
 	CNT(acks), CNT(ece_acks), CNT(dsacks),
+	CNT(flows_ecn), CNT(flows_accecn), CNT(cwr_set),
+	CNT(accecn_acks), CNT(eceb_opts), CNT(accecn_ce_bytes),
 	DMN(reloads), DMN(reload_errors),
 };
 
