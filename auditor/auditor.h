@@ -17,7 +17,8 @@ struct cxd_metrics_feed;
 
 struct aud_dp_stats {
 	uint64_t audited;		/* packets given to the audit */
-	uint64_t parse_errors;		/* not audited: headers unreadable */
+	uint64_t parse_errors;		/* headers unreadable: dropped */
+	uint64_t tunnel_refused;	/* VXLAN not from a peer, or malformed: dropped */
 	uint64_t tcp_malformed;		/* audited by ports only */
 	uint64_t other_hook;		/* neither FORWARD nor INPUT: accepted */
 	uint64_t unknown_outdev;	/* FORWARD to no configured guest */

@@ -153,7 +153,17 @@ unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 
 	(void)mark;	/* the audit passes or drops, it never steers */
 	if (p->hook == NF_INET_LOCAL_IN) {
-		(void)aud_tun_packet(&a->tun, p->data, p->cap_len, p->pkt_len);
+		/*
+		 * The VXLAN device would decapsulate anything sent to its port,
+		 * and what comes out of it is not audited (below): only a
+		 * peer's tunnel, counted for feedback, may go in. Else a guest
+		 * that reaches the underlay would pass uncharged and unaudited.
+		 */
+		ret = aud_tun_packet(&a->tun, p->data, p->cap_len, p->pkt_len);
+		if (ret < 0 && ret != -ENOENT) {
+			a->st.tunnel_refused++;
+			return NF_DROP;
+		}
 		return NF_ACCEPT;
 	}
 	if (p->hook != NF_INET_FORWARD) {
@@ -174,9 +184,13 @@ unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 		a->st.unknown_outdev++;
 	ret = cxd_pkt_parse(p->data, p->cap_len, p->pkt_len, &pkt);
 	if (ret < 0) {
-		/* Not a firewall: what cannot be read is counted and passed. */
+		/*
+		 * What cannot be read cannot be audited: passing it would let
+		 * a sender hide its flows behind headers the parser gives up
+		 * on (an IPv6 extension chain past its limits, say).
+		 */
 		a->st.parse_errors++;
-		return NF_ACCEPT;
+		return NF_DROP;
 	}
 	if (ret == 1)
 		a->st.tcp_malformed++;

@@ -258,9 +258,9 @@ int aud_metrics_format(const struct auditor *a, uint64_t now_ns, char *buf,
 		       size_t len)
 {
 	static const char *const dp_reasons[] = {
-		"parse_error", "tcp_malformed", "other_hook", "unknown_outdev",
-		"tunnel_inner",
+		"tcp_malformed", "other_hook", "unknown_outdev", "tunnel_inner",
 	};
+	static const char *const drop_reasons[] = { "unreadable", "tunnel_refused" };
 	static const char *const tun_reasons[] = {
 		"unknown_peer", "not_vxlan", "malformed",
 	};
@@ -294,13 +294,17 @@ int aud_metrics_format(const struct auditor *a, uint64_t now_ns, char *buf,
 	}
 	audit(&p, &c, host);
 	{
-		const uint64_t v[] = { a->st.parse_errors, a->st.tcp_malformed,
-				       a->st.other_hook, a->st.unknown_outdev,
-				       a->st.tunnel_inner };
+		const uint64_t v[] = { a->st.tcp_malformed, a->st.other_hook,
+				       a->st.unknown_outdev, a->st.tunnel_inner };
+		const uint64_t d[] = { a->st.parse_errors, a->st.tunnel_refused };
 
 		by(&p, "conex_auditor_unaudited_packets_total",
 		   "Packets passed without (full) audit, by reason.", host, "reason",
 		   dp_reasons, v, sizeof(v) / sizeof(v[0]));
+		by(&p, "conex_auditor_refused_packets_total",
+		   "Packets dropped unaudited, by reason (unreadable headers; VXLAN "
+		   "not from a configured peer, or malformed).", host, "reason",
+		   drop_reasons, d, sizeof(d) / sizeof(d[0]));
 	}
 	one(&p, "conex_auditor_queue_packets_total", CXD_PROM_COUNTER,
 	    "Packets received from NFQUEUE.", host, q->packets);

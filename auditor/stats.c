@@ -153,6 +153,7 @@ int aud_stats_format(const struct auditor *a, uint64_t now_ns, int json,
 	cxd_out_u64(&o, "tunnel_unknown_peer", a->tun.st.unknown_peer);
 	cxd_out_u64(&o, "tunnel_not_vxlan", a->tun.st.not_vxlan);
 	cxd_out_u64(&o, "tunnel_malformed", a->tun.st.malformed);
+	cxd_out_u64(&o, "tunnel_refused", a->st.tunnel_refused);
 	cxd_out_u64(&o, "feedback_sent", fb_sent);
 	cxd_out_u64(&o, "feedback_errors", fb_errors);
 	peers(&o, &a->tun);

@@ -211,7 +211,7 @@ int aud_tun_packet(struct aud_tun *t, const uint8_t *p, size_t cap_len,
 	peer = peer_find(t, family, saddr);
 	if (peer == NULL) {
 		t->st.unknown_peer++;
-		return -ENOENT;
+		return -EPERM;
 	}
 	/*
 	 * Inner IP bytes: the packet less its outer headers. A GRO-merged

@@ -63,8 +63,9 @@ void aud_tun_fini(struct aud_tun *t);
 
 /*
  * One packet from the outer IP header on: cap_len bytes present, pkt_len
- * the whole packet. Returns 0 when counted, -ENOENT (not from a peer, or
- * not VXLAN), -ENODATA / -EBADMSG for truncated / malformed headers.
+ * the whole packet. Returns 0 when counted, -EPERM when not from a
+ * configured peer, -ENOENT when not VXLAN, -ENODATA / -EBADMSG for
+ * truncated / malformed headers.
  */
 int aud_tun_packet(struct aud_tun *t, const uint8_t *p, size_t cap_len,
 		   uint32_t pkt_len);

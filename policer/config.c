@@ -60,6 +60,24 @@ bool pol_config_remote(const struct pol_config *c, int family, const uint8_t *a)
 	return false;
 }
 
+bool pol_config_protected(const struct pol_config *c, int family,
+			  const uint8_t *a)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	unsigned int i;
+
+	if (c->local_family == family && memcmp(c->local_addr, a, alen) == 0)
+		return true;
+	for (i = 0; i < c->n_peers; i++)
+		if (c->peers[i].family == family &&
+		    memcmp(c->peers[i].addr, a, alen) == 0)
+			return true;
+	for (i = 0; i < c->n_protect; i++)
+		if (pol_prefix_match(&c->protect[i], family, a))
+			return true;
+	return false;
+}
+
 bool pol_config_tunnel(const struct pol_config *c)
 {
 	return c->local_family != 0 && c->n_remotes > 0;
@@ -358,6 +376,26 @@ static int set_remote(struct pol_config *c, int argc, char **argv, char *err,
 	return 0;
 }
 
+/* protect PREFIX */
+static int set_protect(struct pol_config *c, int argc, char **argv, char *err,
+		       size_t errlen)
+{
+	struct pol_prefix px;
+
+	if (argc != 2) {
+		snprintf(err, errlen, "protect: expected 'protect PREFIX'");
+		return -1;
+	}
+	if (parse_prefix("protect", argv[1], &px, err, errlen) < 0)
+		return -1;
+	if (c->n_protect >= POL_PROTECT_MAX) {
+		snprintf(err, errlen, "protect: more than %d prefixes", POL_PROTECT_MAX);
+		return -1;
+	}
+	c->protect[c->n_protect++] = px;
+	return 0;
+}
+
 static bool scalar_key(const char *key)
 {
 	static const char *const keys[] = {
@@ -484,6 +522,8 @@ static int set_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 		return set_peer(c, argc, argv, err, errlen);
 	if (strcmp(key, "remote") == 0)
 		return set_remote(c, argc, argv, err, errlen);
+	if (strcmp(key, "protect") == 0)
+		return set_protect(c, argc, argv, err, errlen);
 	if (argc == 2) {
 		ret = set_scalar(c, key, argv[1], err, errlen);
 		if (ret != -2)
@@ -549,7 +589,7 @@ int pol_config_load(struct pol_config *c, const char *path, char *err,
 		    size_t errlen)
 {
 	static const char *const repeatable[] = {
-		"tenant", "guest", "peer", "remote", NULL,
+		"tenant", "guest", "peer", "remote", "protect", NULL,
 	};
 	static const struct cxd_conf_spec spec = {
 		.tokens_min = 1,

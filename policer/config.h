@@ -21,6 +21,7 @@
 #define POL_GUEST_ADDRS_MAX	8
 #define POL_PEERS_MAX		64
 #define POL_REMOTES_MAX		256
+#define POL_PROTECT_MAX		64
 #define POL_NAME_MAX		32	/* tenant names, NUL included */
 #define POL_KEY_BYTES		32
 #define POL_URL_MAX		256
@@ -90,6 +91,9 @@ struct pol_config {
 	unsigned int n_peers;
 	struct pol_remote remotes[POL_REMOTES_MAX];
 	unsigned int n_remotes;
+	/* Never reachable from a guest (underlay, token bank, management). */
+	struct pol_prefix protect[POL_PROTECT_MAX];
+	unsigned int n_protect;
 	char redis_url[POL_URL_MAX];	/* empty: local buckets */
 	uint32_t bank_share_ppm;
 	struct cxd_hostport metrics;	/* family 0: no /metrics endpoint */
@@ -112,6 +116,14 @@ int pol_config_tenant(const struct pol_config *c, const char *name);
 
 /* Does the address a (4 or 16 octets by family) lie in px? */
 bool pol_prefix_match(const struct pol_prefix *px, int family, const uint8_t *a);
+
+/*
+ * May a guest send to a (4 or 16 octets by family)? Not to this host's or a
+ * peer's underlay address (a guest's own VXLAN there would be taken for
+ * the tunnel's) nor into a 'protect' prefix.
+ */
+bool pol_config_protected(const struct pol_config *c, int family,
+			  const uint8_t *a);
 
 /* Does the address a (4 or 16 octets by family) lie in a `remote` prefix? */
 bool pol_config_remote(const struct pol_config *c, int family, const uint8_t *a);

@@ -92,6 +92,14 @@ static bool remote(const struct policer *pl, const struct cx_audit_pkt *pkt)
 	return pol_config_remote(&pl->cfg, AF_INET6, pkt->key.daddr);
 }
 
+/* Guests never reach the underlay, the token bank or management. */
+static bool protected_dst(const struct policer *pl, const struct cx_audit_pkt *pkt)
+{
+	if (pkt->key.family == CX_FLOW_IPV4)
+		return pol_config_protected(&pl->cfg, AF_INET, pkt->key.daddr + 12);
+	return pol_config_protected(&pl->cfg, AF_INET6, pkt->key.daddr);
+}
+
 static unsigned int drop(struct pol_tenant_rt *t, enum pol_drop why,
 			 uint32_t bytes)
 {
@@ -123,9 +131,16 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	t = &pl->tenants[g->tenant];
 	ret = cxd_pkt_parse(p->data, p->cap_len, p->pkt_len, &pkt);
 	if (ret < 0) {
-		/* Not a firewall: what cannot be read is counted and passed. */
+		/*
+		 * What the policer cannot read it can neither charge nor
+		 * steer into the tunnel: a guest's packet of that kind would
+		 * leave free (an IPv6 extension chain past the walker's
+		 * limits or the copy range, say), so it is dropped.
+		 */
 		pl->st.parse_errors++;
-		return NF_ACCEPT;
+		t->packets++;
+		t->bytes += p->pkt_len;
+		return drop(t, POL_DROP_UNREADABLE, p->pkt_len);
 	}
 	t->packets++;
 	t->bytes += pkt.ip_bytes;
@@ -136,6 +151,8 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 			  pl->cfg.tenants[g->tenant].name);
 		return drop(t, POL_DROP_SPOOF, pkt.ip_bytes);
 	}
+	if (protected_dst(pl, &pkt))
+		return drop(t, POL_DROP_PROTECTED, pkt.ip_bytes);
 	/* X=0 with flags is Not-ConEx: the flags are meaningless (RFC 7837 §4). */
 	conex = (pkt.flags & CX_AUDIT_P_CONEX) && (pkt.sig & CX_SIG_X);
 	if (conex) {

@@ -117,7 +117,8 @@ static const struct {
 } drop_families[] = {
 	{ "conex_policer_tenant_dropped_packets_total",
 	  "Packets of the tenant dropped, by reason (police: empty bucket; "
-	  "spoof: source address not the guest's).",
+	  "spoof: source address not the guest's; unreadable: not parsable; "
+	  "protected: to the underlay or a protected prefix).",
 	  offsetof(struct pol_tenant_rt, drops) },
 	{ "conex_policer_tenant_dropped_bytes_total",
 	  "Bytes of the tenant dropped, by reason.",
@@ -193,6 +194,8 @@ static void tenants(struct cxd_prom *p, const struct policer *pl,
 	static const char *const drop_reason[POL_DROP_COUNT] = {
 		[POL_DROP_POLICE] = "police",
 		[POL_DROP_SPOOF] = "spoof",
+		[POL_DROP_UNREADABLE] = "unreadable",
+		[POL_DROP_PROTECTED] = "protected",
 	};
 	static const char *const flags[3] = { "L", "E", "C" };
 	struct cxd_prom_label lv[3];
@@ -281,7 +284,7 @@ int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,
 		[CX_FB_EV_UNKNOWN_HOST] = "unknown_host",
 		[CX_FB_EV_LOCAL] = "local_error",
 	};
-	static const char *const ignored[] = { "unknown_indev", "parse_error", "other_hook" };
+	static const char *const ignored[] = { "unknown_indev", "other_hook" };
 	static const char *const fb_other[] = { "wrong_source", "unknown_guest" };
 	static const char *const reload_results[] = { "ok", "error" };
 	const struct cxd_nfq_stats *q = &pl->nfq->st;
@@ -304,11 +307,10 @@ int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,
 	    host, pl->cfg.n_guests);
 	tenants(&p, pl, now_ns, host);
 	{
-		const uint64_t v[] = { pl->st.unknown_indev, pl->st.parse_errors,
-				       pl->st.other_hook };
+		const uint64_t v[] = { pl->st.unknown_indev, pl->st.other_hook };
 
 		by_reason(&p, "conex_policer_ignored_packets_total",
-			  "Packets passed unpoliced, by reason.", host, ignored, v, 3);
+			  "Packets passed unpoliced, by reason.", host, ignored, v, 2);
 	}
 	one(&p, "conex_policer_mark_fixes_total", CXD_PROM_COUNTER,
 	    "Packets whose tunnel fwmark the policer corrected.", host, pl->st.mark_fixes);

@@ -24,6 +24,8 @@ struct cxd_metrics_feed;
 enum pol_drop {
 	POL_DROP_POLICE,	/* the tenant's bucket is empty: cx_police said so */
 	POL_DROP_SPOOF,		/* source address not the guest's own */
+	POL_DROP_UNREADABLE,	/* not parsable: neither charged nor passed */
+	POL_DROP_PROTECTED,	/* to the underlay or a 'protect' prefix */
 	POL_DROP_COUNT,
 };
 
@@ -54,7 +56,7 @@ struct pol_tenant_rt {
 /* Counters of the daemon itself. */
 struct pol_stats {
 	uint64_t unknown_indev;		/* queued from an interface not configured */
-	uint64_t parse_errors;		/* not readable as IP: passed */
+	uint64_t parse_errors;		/* not readable as IP (dropped if a guest's) */
 	uint64_t other_hook;
 	uint64_t mark_fixes;		/* the kernel's tunnel guess corrected */
 	uint64_t fb_datagrams;

@@ -62,6 +62,10 @@ static void tenant(struct cxd_out *o, const struct policer *pl, unsigned int i,
 	cxd_out_u64(o, "dropped_bytes_police", t->dropped_bytes[POL_DROP_POLICE]);
 	cxd_out_u64(o, "drops_spoof", t->drops[POL_DROP_SPOOF]);
 	cxd_out_u64(o, "dropped_bytes_spoof", t->dropped_bytes[POL_DROP_SPOOF]);
+	cxd_out_u64(o, "drops_unreadable", t->drops[POL_DROP_UNREADABLE]);
+	cxd_out_u64(o, "dropped_bytes_unreadable", t->dropped_bytes[POL_DROP_UNREADABLE]);
+	cxd_out_u64(o, "drops_protected", t->drops[POL_DROP_PROTECTED]);
+	cxd_out_u64(o, "dropped_bytes_protected", t->dropped_bytes[POL_DROP_PROTECTED]);
 	cxd_out_u64(o, "debt_capped_bytes", c->debt_capped_bytes);
 	cxd_out_u64(o, "granted_bytes", c->granted_bytes);
 	cxd_out_u64(o, "bank_grants", t->bank_grants);
@@ -166,6 +170,8 @@ int pol_status_format(const struct policer *pl, uint64_t now_ns, bool json,
 	cxd_out_u64(&o, "nfq_dropped", pl->nfq->st.dropped);
 	cxd_out_u64(&o, "drops_police", drops[POL_DROP_POLICE]);
 	cxd_out_u64(&o, "drops_spoof", drops[POL_DROP_SPOOF]);
+	cxd_out_u64(&o, "drops_unreadable", drops[POL_DROP_UNREADABLE]);
+	cxd_out_u64(&o, "drops_protected", drops[POL_DROP_PROTECTED]);
 	cxd_out_u64(&o, "feedback_accepted", pl->fb_stats.n[CX_FB_EV_ACCEPTED]);
 	cxd_out_u64(&o, "reloads", pl->st.reloads);
 	cxd_out_u64(&o, "reload_errors", pl->st.reload_errors);

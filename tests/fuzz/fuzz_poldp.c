@@ -6,9 +6,13 @@
  * length beyond the copy (2 bytes), copy length, then that many bytes.
  * Invariants, trapped after every packet:
  * - the verdict is NF_ACCEPT or NF_DROP;
- * - a packet is exactly one of: another hook, unknown interface, parse
- *   error (as cxd_pkt_parse says of the same bytes), or one packet of the
- *   interface's tenant; no other tenant changes at all;
+ * - a packet is exactly one of: another hook, unknown interface, or one
+ *   packet of the interface's tenant; no other tenant changes at all;
+ * - a parse error (as cxd_pkt_parse says of the same bytes) of a guest's
+ *   packet is dropped and counted as unreadable on its tenant, by the
+ *   queued length, bucket untouched: never passed;
+ * - a packet to the underlay or a protected prefix is dropped, bucket
+ *   untouched;
  * - a drop reaches a tenant and increments exactly one drop counter, by
  *   the packet's bytes, and sets no mark; a police drop is one the
  *   tenant's cx_police counted, a spoof drop never consults it;
@@ -118,6 +122,9 @@ static void setup(struct policer *pl)
 	prefix(&c->remotes[0].prefix, AF_INET, "198.18.2.0", 24);
 	prefix(&c->remotes[1].prefix, AF_INET6, "2001:2:0:2::", 64);
 	c->n_remotes = 2;
+	prefix(&c->protect[0], AF_INET, "198.19.200.0", 24);
+	prefix(&c->protect[1], AF_INET6, "2001:2:0:ff::", 64);
+	c->n_protect = 2;
 	c->mark = MARK;
 	for (i = 0; i < c->n_guests; i++)
 		pl->guest_ifindex[i] = ifindex[i];
@@ -168,6 +175,13 @@ static uint64_t d64(uint64_t after, uint64_t before)
 	return after - before;
 }
 
+static bool protected_dst(const struct policer *pl, const struct cx_audit_pkt *ap)
+{
+	if (ap->key.family == CX_FLOW_IPV4)
+		return pol_config_protected(&pl->cfg, AF_INET, ap->key.daddr + 12);
+	return pol_config_protected(&pl->cfg, AF_INET6, ap->key.daddr);
+}
+
 static void check(const struct policer *pl, const struct snap *old,
 		  const struct cxd_nfq_pkt *p, const struct cxd_nfq_mark *m,
 		  unsigned int v, const struct cx_audit_pkt *ap, bool parsed,
@@ -202,9 +216,20 @@ static void check(const struct policer *pl, const struct snap *old,
 		if (hook || unk != 1 || perr || v != NF_ACCEPT || m->set)
 			__builtin_trap();
 	} else if (!parsed) {
-		if (hook || unk || perr != 1 || v != NF_ACCEPT || m->set)
+		t = &pl->tenants[ti];
+		ot = &old->tenants[ti];
+		reached[ti]++;
+		if (hook || unk || perr != 1 || v != NF_DROP || m->set || fixes ||
+		    t->packets != reached[ti] ||
+		    d64(t->drops[POL_DROP_UNREADABLE],
+			ot->drops[POL_DROP_UNREADABLE]) != 1 ||
+		    d64(t->dropped_bytes[POL_DROP_UNREADABLE],
+			ot->dropped_bytes[POL_DROP_UNREADABLE]) != p->pkt_len ||
+		    memcmp(&t->pol, &ot->pol, sizeof(t->pol)) != 0 ||
+		    t->conex_packets != ot->conex_packets ||
+		    t->tunnel_packets != ot->tunnel_packets)
 			__builtin_trap();
-		ti = -1;
+		return;
 	} else if (hook || unk || perr) {
 		__builtin_trap();
 	}
@@ -221,12 +246,13 @@ static void check(const struct policer *pl, const struct snap *old,
 		__builtin_trap();
 	pk = d64(t->packets, ot->packets);
 	bytes = d64(t->bytes, ot->bytes);
-	drops = d64(t->drops[POL_DROP_POLICE], ot->drops[POL_DROP_POLICE]) +
-		d64(t->drops[POL_DROP_SPOOF], ot->drops[POL_DROP_SPOOF]);
-	dbytes = d64(t->dropped_bytes[POL_DROP_POLICE],
-		     ot->dropped_bytes[POL_DROP_POLICE]) +
-		 d64(t->dropped_bytes[POL_DROP_SPOOF],
-		     ot->dropped_bytes[POL_DROP_SPOOF]);
+	drops = dbytes = 0;
+	for (i = 0; i < POL_DROP_COUNT; i++) {
+		drops += d64(t->drops[i], ot->drops[i]);
+		dbytes += d64(t->dropped_bytes[i], ot->dropped_bytes[i]);
+	}
+	if (t->drops[POL_DROP_UNREADABLE] != ot->drops[POL_DROP_UNREADABLE])
+		__builtin_trap();
 	pdrops = d64(t->pol.c.drops, ot->pol.c.drops);
 	conex = d64(t->conex_packets, ot->conex_packets);
 	tun = d64(t->tunnel_packets, ot->tunnel_packets);
@@ -241,8 +267,12 @@ static void check(const struct policer *pl, const struct snap *old,
 	}
 	if (pdrops != d64(t->drops[POL_DROP_POLICE], ot->drops[POL_DROP_POLICE]))
 		__builtin_trap();
-	if (t->drops[POL_DROP_SPOOF] != ot->drops[POL_DROP_SPOOF] &&
+	if ((t->drops[POL_DROP_SPOOF] != ot->drops[POL_DROP_SPOOF] ||
+	     t->drops[POL_DROP_PROTECTED] != ot->drops[POL_DROP_PROTECTED]) &&
 	    memcmp(&t->pol, &ot->pol, sizeof(t->pol)) != 0)
+		__builtin_trap();
+	if (t->drops[POL_DROP_PROTECTED] != ot->drops[POL_DROP_PROTECTED] &&
+	    !protected_dst(pl, ap))
 		__builtin_trap();
 	if ((m->set || tun) && !to_remote(pl, ap))
 		__builtin_trap();

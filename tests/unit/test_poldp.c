@@ -78,6 +78,8 @@ static const char conf_text[] =
 	"peer 2 198.19.2.2 " KEYHEX "\n"
 	"remote 198.18.2.0/24 2\n"
 	"remote 2001:2:0:2::/64 2\n"
+	"protect 198.19.200.0/24\n"
+	"protect 2001:2:0:ff::/64\n"
 	"tunnel_mark 0x51\n";
 
 static const struct {
@@ -412,7 +414,11 @@ static void test_spoof_log_limited(void **state)
 	free(pl);
 }
 
-/* Another hook, unreadable bytes: passed and counted, no tenant charged. */
+/*
+ * Another hook or an unknown interface: passed and counted, no tenant
+ * touched. Unreadable bytes from a guest: dropped and counted on its
+ * tenant (neither charged nor steered, so never passed), bucket untouched.
+ */
 static void test_ignored(void **state)
 {
 	static const uint8_t v5[24] = { 0x50 };
@@ -450,13 +456,25 @@ static void test_ignored(void **state)
 		memcpy(before, pl->tenants, sizeof(before));
 		expect_ret(v[i].what, (int)queue_raw(pl, v[i].hook, v[i].indev,
 						     v[i].b, v[i].len, 1500, MARK,
-						     &mark), NF_ACCEPT);
+						     &mark),
+			   v[i].parse ? NF_DROP : NF_ACCEPT);
 		expect_ret(v[i].what, mark.set, 0);
 		expect_ret(v[i].what, (int)pl->st.other_hook, v[i].other_hook);
 		expect_ret(v[i].what, (int)pl->st.unknown_indev, v[i].unknown);
 		expect_ret(v[i].what, (int)pl->st.parse_errors, v[i].parse);
-		if (memcmp(before, pl->tenants, sizeof(before)) != 0)
+		if (v[i].parse) {
+			const struct pol_tenant_rt *t = &pl->tenants[
+				v[i].indev == IF_A ? T_A : T_B];
+
+			expect_ret(v[i].what, (int)t->drops[POL_DROP_UNREADABLE], 1);
+			expect_ret(v[i].what, (int)t->dropped_bytes[POL_DROP_UNREADABLE],
+				   1500);
+			if (memcmp(&t->pol, &before[v[i].indev == IF_A ? T_A : T_B].pol,
+				   sizeof(t->pol)) != 0)
+				fail_msg("%s: a bucket was touched", v[i].what);
+		} else if (memcmp(before, pl->tenants, sizeof(before)) != 0) {
 			fail_msg("%s: a tenant was charged", v[i].what);
+		}
 		free(pl);
 	}
 	/* On another hook even a spoofed packet is not ours to judge. */
@@ -1044,11 +1062,17 @@ static void test_truncated(void **state)
 			if (v != NF_ACCEPT && v != NF_DROP)
 				fail_msg("%s: verdict %u", what, v);
 			if (work->st.parse_errors == 1) {
-				expect_ret(what, (int)v, NF_ACCEPT);
+				unsigned int t;
+
+				/* Unreadable: dropped and counted, not charged. */
+				expect_ret(what, (int)v, NF_DROP);
 				expect_ret(what, mark.set, 0);
-				if (memcmp(work->tenants, from->tenants,
-					   sizeof(work->tenants)) != 0)
-					fail_msg("%s: charged on a parse error", what);
+				for (t = 0; t < POL_TENANTS_MAX; t++)
+					if (memcmp(&work->tenants[t].pol,
+						   &from->tenants[t].pol,
+						   sizeof(work->tenants[t].pol)) != 0)
+						fail_msg("%s: charged on a parse error",
+							 what);
 				continue;
 			}
 			parsed++;
@@ -1071,9 +1095,52 @@ static void test_truncated(void **state)
 	free(base[0]);
 }
 
+/*
+ * Guests never reach the underlay (this host's and the peers' addresses,
+ * where their own VXLAN would be taken for the tunnel's) nor a 'protect'
+ * prefix (the token bank, management): dropped and counted, not charged.
+ */
+static void test_protected(void **state)
+{
+	static const struct {
+		const char *what, *dst;
+		int family;
+		int kind;
+		bool dropped;
+	} v[] = {
+		{ "own underlay", "198.19.1.1", AF_INET, PK_UDP, true },
+		{ "peer underlay", "198.19.2.2", AF_INET, PK_UDP, true },
+		{ "peer underlay, TCP", "198.19.2.2", AF_INET, PK_TCP, true },
+		{ "bank prefix", "198.19.200.9", AF_INET, PK_TCP, true },
+		{ "v6 protect prefix", "2001:2:0:ff::9", AF_INET6, PK_UDP, true },
+		{ "next to the peer", "198.19.2.3", AF_INET, PK_UDP, false },
+		{ "remote guest", R4, AF_INET, PK_UDP, false },
+	};
+	struct cxd_nfq_mark mark;
+	struct policer *pl;
+	struct pol_tenant_rt *t;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		struct pk k = { v[i].family, v[i].family == AF_INET ? A4 : A6,
+				v[i].dst, v[i].kind, 100, false, 0 };
+
+		pl = pl_new(true);
+		t = &pl->tenants[T_A];
+		expect_ret(v[i].what, (int)queue_pk(pl, IF_A, &k, 0, &mark, NULL),
+			   v[i].dropped ? NF_DROP : NF_ACCEPT);
+		expect_ret(v[i].what, (int)t->drops[POL_DROP_PROTECTED],
+			   v[i].dropped ? 1 : 0);
+		expect_ret(v[i].what, (int)t->pol.c.charged_bytes, 0);
+		free(pl);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_protected),
 		cmocka_unit_test(test_tenant_by_interface),
 		cmocka_unit_test(test_spoof_log_limited),
 		cmocka_unit_test(test_ignored),
