@@ -166,6 +166,16 @@ static int install_family(const struct aud_config *c, unsigned int t, char *err,
 		       "-j", "NFQUEUE", "--queue-num", qnum, bypass, NULL) != 0)
 			return -1;
 	}
+	/*
+	 * VXLAN from anyone else is queued too, without the bypass: the
+	 * daemon counts and drops it (tunnel_refused), and while it is down
+	 * the kernel drops it. Passed, it would be decapsulated and its inner
+	 * packet delivered unaudited.
+	 */
+	if (n_peers > 0 &&
+	    xt(tools[t], err, errlen, false, "-A", AUD_CHAIN_TUN, "-j", "NFQUEUE",
+	       "--queue-num", qnum, NULL) != 0)
+		return -1;
 	/* Jumps last: the chains are complete before traffic enters them. */
 	if (n_peers > 0 &&
 	    xt(tools[t], err, errlen, false, "-I", "INPUT", "1", "-p", "udp",

@@ -1,0 +1,191 @@
+"""A hostile tenant, end to end (issue "No escape"): each test runs one
+attack from a guest on the project's two-host testbed and asserts that it
+gains nothing (what it sends is dropped or charged, never passed free),
+that the attack is counted where an operator looks (the daemons' stats),
+and that an honest packet of the same shape still gets through, so that
+each check can fail.
+
+Testbed: 2 hosts x 2 guests, underlay MTU 1600. Tenant ta is guest 1 of
+h1, tb guest 2; the policer runs in h1 (and in h2 as the tunnel's far
+end), the auditor in h2.
+"""
+import os
+import textwrap
+import time
+
+import pytest
+
+from conftest import install_root_or_skip, running_testbed, stop_running
+from cxtb import auditor as cxa
+from cxtb import marker as cxm
+from cxtb import policer as cxp
+
+KEY = "6b" * 32
+VNI = 4242		# the policer's default (conex-policer.conf(5))
+VXLAN_PORT = 4789
+N = 5
+
+
+@pytest.fixture(scope="module")
+def root(netns_ok):
+	return install_root_or_skip(
+		progs=("conex-policer", "conex-auditor"),
+		tools=("tcpdump", "iptables", "ip6tables", "nft"))
+
+
+@pytest.fixture(scope="module")
+def bed(root):
+	with running_testbed(hosts=2, guests=2, cc="cubic", ecn=1,
+			     underlay_mtu=1600) as tb:
+		yield tb
+
+
+@pytest.fixture
+def stack(bed):
+	"""start(policer=True, auditor=True, tunnel=True): h1's policer (ta,
+	tb), h2's policer (the tunnel's far end) and h2's auditor. Everything
+	is stopped and cleaned up afterwards."""
+	started = []
+
+	def start(policer=True, auditor=True, tunnel=True):
+		p1 = a2 = None
+		if policer:
+			p1 = cxp.start_policer(bed.host(1), config_text=cxp.config(
+				bed, 1, {"ta": "1mbit", "tb": "1mbit"}, {1: "ta", 2: "tb"},
+				tunnel=tunnel, key=KEY))
+			started.append(p1)
+		if tunnel:
+			started.append(cxp.start_policer(bed.host(2), config_text=cxp.config(
+				bed, 2, {"ra": "1gbit", "rb": "1gbit"}, {1: "ra", 2: "rb"},
+				tunnel=True, key=KEY)))
+		if auditor:
+			a2 = cxa.start_auditor(bed.host(2), config_text=(
+				"guest g1 ra\nguest g2 rb\n"
+				f"host_id 2\npeer 1 {bed.host(1).ip4} 4790 {KEY}\n"))
+			started.append(a2)
+		return p1, a2
+
+	yield start
+	stop_running(*reversed(started))
+	for h in (1, 2):
+		cxp.run_policer(bed.host(h), ["--cleanup"])
+		assert cxp.leftovers(bed.host(h)) == []
+		cxa.run_auditor(bed.host(h), ["--cleanup"])
+
+
+def received(bed, node, dev, send, bpf):
+	"""Packets matching the tcpdump filter bpf on node's dev while send()
+	runs."""
+	path = f"/tmp/cx-hostile-{bed.run_id}-{node.name}.pcap"
+	cap = cxm.capture(node, dev, path)
+	try:
+		send()
+		time.sleep(1.0)
+	finally:
+		cap.stop()
+	got = node.run(["tcpdump", "-n", "-r", path, bpf], check=False)
+	os.unlink(path)
+	return [l for l in got.stdout.splitlines() if l.strip()]
+
+
+def scapy(node, script, *args):
+	cp = node.run(["/usr/bin/python3", "-c", textwrap.dedent(script)] +
+		      [str(a) for a in args], check=False, timeout=60)
+	assert cp.returncode == 0, cp.stderr
+
+
+# Attack 1: IPv6 extension chains longer than the daemons read.
+EXT_CHAIN = """\
+	import sys
+	from scapy.all import (IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, PadN,
+			       UDP, Raw, send, conf)
+	conf.verb = 0
+	src, dst, n, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+	if kind == "long":	# one 128-octet Destination Options header
+		ext = IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\\0" * 124)])
+	elif kind == "many":	# nine Destination Options headers
+		ext = IPv6ExtHdrDestOpt()
+		for _ in range(8):
+			ext = ext / IPv6ExtHdrDestOpt()
+	else:			# an honest packet of the same flow
+		ext = None
+	for i in range(n):
+		p = IPv6(src=src, dst=dst)
+		if ext is not None:
+			p = p / ext
+		send(p / UDP(sport=41000, dport=41001) / Raw(b"x" * 200))
+	"""
+
+
+@pytest.mark.parametrize("kind", ["long", "many"])
+def test_long_extension_chain_not_passed(bed, stack, kind):
+	snd, rcv = bed.guest(1, 1), bed.guest(2, 1)
+	p1, a2 = stack(tunnel=False)
+
+	def send(k):
+		return lambda: scapy(snd, EXT_CHAIN, snd.ip6, rcv.ip6, N, k)
+
+	honest = received(bed, rcv, "eth0", send("plain"), "udp port 41001")
+	assert len(honest) == N, honest
+	got = received(bed, rcv, "eth0", send(kind), "udp port 41001")
+	assert got == [], got
+	ta = p1.tenant("ta")
+	assert ta["drops_unreadable"] == N, ta
+	assert p1.stats()["parse_errors"] == N
+
+
+def test_long_extension_chain_refused_by_auditor(bed, stack):
+	"""With no policer in front (a host without one, or one that failed
+	open), the auditor still does not pass what it cannot read."""
+	snd, rcv = bed.guest(1, 1), bed.guest(2, 1)
+	_, a2 = stack(policer=False, tunnel=False)
+	got = received(bed, rcv, "eth0",
+		       lambda: scapy(snd, EXT_CHAIN, snd.ip6, rcv.ip6, N, "long"),
+		       "udp port 41001")
+	assert got == [], got
+	assert a2.stats()["parse_errors"] == N
+
+
+# Attack 2: a guest's own VXLAN to another host's underlay address, with
+# an inner source of another tenant's guest.
+VXLAN = """\
+	import sys
+	from scapy.all import IP, UDP, VXLAN, Ether, Raw, send, conf
+	conf.verb = 0
+	src, under, inner_src, inner_dst, vni, n = sys.argv[1:7]
+	for i in range(int(n)):
+		send(IP(src=src, dst=under) / UDP(sport=42000, dport=%d) /
+		     VXLAN(vni=int(vni)) / Ether() /
+		     IP(src=inner_src, dst=inner_dst) / UDP(sport=42001, dport=42002) /
+		     Raw(b"v" * 200))
+	""" % VXLAN_PORT
+
+
+def test_guest_vxlan_to_underlay_dropped(bed, stack):
+	snd, victim, dst = bed.guest(1, 1), bed.guest(1, 2), bed.guest(2, 2)
+	p1, a2 = stack()
+
+	def send():
+		scapy(snd, VXLAN, snd.ip4, bed.host(2).ip4, victim.ip4, dst.ip4, VNI, N)
+
+	got = received(bed, dst, "eth0", send, "udp port 42002")
+	assert got == [], got
+	ta, tb = p1.tenant("ta"), p1.tenant("tb")
+	assert ta["drops_protected"] == N, ta
+	assert tb["packets"] == 0, tb
+
+
+def test_foreign_vxlan_refused_by_auditor(bed, stack):
+	"""The same VXLAN with h1's policer absent: h2's auditor takes tunnel
+	traffic only from its configured peers, so the inner packet is never
+	decapsulated and delivered unaudited."""
+	snd, victim, dst = bed.guest(1, 1), bed.guest(1, 2), bed.guest(2, 2)
+	_, a2 = stack(policer=False)
+
+	def send():
+		scapy(snd, VXLAN, snd.ip4, bed.host(2).ip4, victim.ip4, dst.ip4, VNI, N)
+
+	got = received(bed, dst, "eth0", send, "udp port 42002")
+	assert got == [], got
+	st = a2.stats()
+	assert st["tunnel_refused"] == N and st["tunnel_unknown_peer"] == N, st
