@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO
+from cxtb import trials
 
 TRIAL = os.path.join(REPO, "testbed", "trial")
 
@@ -47,7 +48,15 @@ def test_scenario_writes_results(scenario, tmp_path, netns_ok, ecnq_tool, iperf3
 			shares = [float(r["share_pct"]) for r in rows if r["mode"] == mode]
 			assert abs(sum(shares) - 100) < 0.5, rows
 		conex = [r for r in rows if r["mode"] == "conex"]
-		assert all(float(r["congestion_mbps"]) > 0 for r in conex), conex
+		# one allowance for every tenant, from the rule's calibration,
+		# stated in the report; charged and seen side by side
+		allow = {r["allowance_mbps"] for r in rows}
+		assert len(allow) == 1 and float(allow.pop()) > 0, rows
+		for r in conex:
+			assert float(r["charged_mbps"]) > 0 and float(r["seen_mbps"]) > 0, r
+			assert float(r["charged_over_seen"]) == pytest.approx(
+				float(r["charged_mbps"]) / float(r["seen_mbps"]), rel=0.01), r
+		assert all(r["charged_mbps"] == "" for r in rows if r["mode"] == "none"), rows
 		assert any(int(r["policer_drops"]) > 0 for r in conex), conex
 		assert all(int(r["sanctions"]) == 0 for r in conex), conex
 		# direction and rough size: b's share falls from most of the link
@@ -63,6 +72,10 @@ def test_scenario_writes_results(scenario, tmp_path, netns_ok, ecnq_tool, iperf3
 	assert (out / f"{scenario}.png").stat().st_size > 1000
 	report = (out / "report.md").read_text()
 	assert f"## {scenario}" in report and "**FAIL**" not in report
+	if scenario == "isolation":
+		assert "Allowance rule" in report, report
+		line = [l for l in report.splitlines() if l.startswith("Allowance: 2 tenants")]
+		assert line and "cubic flows" in line[0] and "per tenant" in line[0], report
 	# the progress lines went to stderr, with the testbed's life cycle
 	assert "testbed" in cp.stderr and "down" in cp.stderr
 
@@ -84,10 +97,61 @@ def test_table1_reduced(tmp_path, netns_ok, ecnq_tool, iperf3_ok):
 	assert all(r["draft_mbps"] == "25.0" for r in rows), rows
 
 
+def test_currency_kinds_reduced(tmp_path, netns_ok, ecnq_tool, iperf3_ok):
+	"""The currency scenario's IPv4 kinds: a classic-ECN, an AccECN and a
+	lossy ConEx guest and a legacy guest with one allowance, each charged
+	its congestion-volume as the fabric saw it (0.8-1.25)."""
+	out = tmp_path / "res"
+	cp = run("currency", "--variants", "kinds4", "--seconds", "3", "--out", str(out),
+		 timeout=300)
+	rows = list(csv.DictReader(open(out / "currency.csv")))
+	assert {r["tenant"]: r["kind"] for r in rows} == {
+		"a": "conex", "b": "accecn", "c": "lossy", "d": "legacy"}, cp.stdout + cp.stderr
+	assert len({r["allowance_mbps"] for r in rows}) == 1, rows
+	c = [r for r in rows if r["tenant"] == "c"][0]
+	assert float(c["seen_dropped_mbps"]) > 0 and float(c["seen_ce_mbps"]) == 0, c
+	for r in rows:
+		assert 0.8 <= float(r["charged_over_seen"]) <= 1.25, rows
+	assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+def test_allowance_override(tmp_path, netns_ok, ecnq_tool, iperf3_ok):
+	"""--allowance replaces the calibration: every row carries it, the
+	report says where it came from."""
+	out = tmp_path / "res"
+	cp = run("isolation", "--modes", "conex", "--seconds", "3", "--allowance", "5mbit",
+		 "--out", str(out), timeout=240)
+	rows = list(csv.DictReader(open(out / "isolation.csv")))
+	assert {r["allowance_mbps"] for r in rows} == {"5.0"}, cp.stdout + cp.stderr
+	assert "calibration" not in cp.stderr, cp.stderr
+	assert "5.000 Mbit/s from --allowance" in (out / "report.md").read_text()
+
+
+def test_allowance_rule():
+	"""The rule's arithmetic: the congestion-volume rate shared equally,
+	scaled only by a weight."""
+	# 1.25 MB over 10 s = 1 Mbit/s, among 4 tenants
+	assert trials.allowance_from(1_250_000, 10, 4) == 250_000
+	assert trials.allowance_from(1_250_000, 10, 4, weight=2) == 500_000
+	assert trials.allowance_from(0, 10, 2) == 1
+	for bad in ((1, 0, 1), (1, 1, 0), (1, 1, 1, 0)):
+		with pytest.raises(ValueError):
+			trials.allowance_from(*bad)
+	# what the fabric saw of a set of sources, between two snapshots
+	e0 = {"sources": [{"addr": "198.18.1.11", "ce_bytes": 100, "dropped_bytes": 5}]}
+	e1 = {"sources": [{"addr": "198.18.1.11", "ce_bytes": 400, "dropped_bytes": 5},
+			  {"addr": "2001:2:0:1::11", "ce_bytes": 0, "dropped_bytes": 70},
+			  {"addr": "198.18.1.12", "ce_bytes": 999, "dropped_bytes": 999}]}
+	import ipaddress
+	got = trials.seen(e0, e1, {ipaddress.ip_address("198.18.1.11"),
+				   ipaddress.ip_address("2001:2:0:1:0::11")})
+	assert got == {"ce_bytes": 300, "dropped_bytes": 70}
+
+
 def test_list_and_help():
 	cp = run("--list")
 	assert cp.returncode == 0 and "smoke" in cp.stdout and "flows" in cp.stdout
-	assert "isolation" in cp.stdout
+	assert "isolation" in cp.stdout and "currency" in cp.stdout
 	cp = run("--help")
 	assert cp.returncode == 0 and "Scenarios" in cp.stdout
 
