@@ -493,14 +493,18 @@ static void test_prepaid_marks(void **state)
 	(void)state;
 	cx_gauge_cfg_default(&cfg);
 	cx_gauge_init(&g, &cfg, 1, 1000);
-	cx_gauge_set_ecn(&g, CX_GAUGE_ECN_CLASSIC);
-	/* Ten rounds: one ECE ACK (one mark, 1000 B), then a 4000 B GSO packet. */
+	cx_gauge_set_ecn(&g, CX_GAUGE_ECN_ACCECN);
+	/* Ten rounds: a 4000 B GSO packet, then an ACK feeding back 1000 CE bytes. */
 	for (i = 0; i < 10; i++) {
+		uint32_t d;
+
 		bits = cx_gauge_send(&g, &cfg, seq, 4000, 4);
 		seq += 4000;
 		if (bits & E)
 			e_bytes += 4000;
-		cx_gauge_ack(&g, &cfg, seq, true, NULL);
+		d = cx_gauge_ack(&g, &cfg, seq, false, NULL);
+		cx_gauge_accecn(&g, &cfg, CX_GAUGE_ACE_INIT + i + 1, true,
+				1000 * (i + 1), d);
 		assert_true(g.ceg_bytes == 0 || g.ceg_prepaid_bytes == 0);
 	}
 	bits = cx_gauge_send(&g, &cfg, seq, 4000, 4);
@@ -529,10 +533,57 @@ static void test_cheat_markall(void **state)
 	assert_int_equal(cx_gauge_cfg_check(&cfg), -EINVAL);
 }
 
+/*
+ * Classic ECN with CWR on every packet: an ECE ACK counts back no further
+ * than the start of the packet holding its last byte; beyond the record
+ * of CWR starts, all it delivered.
+ */
+static void test_classic_cwr_start(void **state)
+{
+	struct cx_gauge_cfg cfg;
+	struct cx_gauge g;
+	uint32_t seq, i;
+
+	(void)state;
+	cx_gauge_cfg_default(&cfg);
+	cx_gauge_init(&g, &cfg, 1, 1000);
+	cx_gauge_set_ecn(&g, CX_GAUGE_ECN_CLASSIC);
+	cx_gauge_send(&g, &cfg, 1, 4000, 4);
+	cx_gauge_send(&g, &cfg, 4001, 4000, 4);
+	/* One ACK for both (a delayed ACK): ECE is about the second only. */
+	assert_int_equal(cx_gauge_ack(&g, &cfg, 8001, true, NULL), 8000);
+	assert_int_equal(g.ceg_bytes, 4000);
+	/* An ACK inside a packet: from its start, at most what it delivered. */
+	assert_int_equal(cx_gauge_send(&g, &cfg, 8001, 4000, 4) & E, E);
+	assert_int_equal(g.ceg_bytes, 0);
+	assert_int_equal(cx_gauge_ack(&g, &cfg, 10001, true, NULL), 2000);
+	assert_int_equal(g.ceg_bytes, 2000);
+	assert_int_equal(cx_gauge_ack(&g, &cfg, 12001, true, NULL), 2000);
+	assert_int_equal(g.ceg_bytes, 4000);
+	/*
+	 * More packets in flight than the record holds: the start of the
+	 * packet holding 14000 (13001) is forgotten, so all it delivered.
+	 */
+	seq = 12001;
+	for (i = 0; i < CX_GAUGE_CWR_RING + 2; i++, seq += 1000)
+		cx_gauge_send(&g, &cfg, seq, 1000, 1);
+	assert_int_equal(g.ceg_bytes, 0);
+	assert_int_equal(cx_gauge_ack(&g, &cfg, 14001, true, NULL), 2000);
+	assert_int_equal(g.ceg_bytes, 2000);
+	/* Not classic: no record, the conservative rule. */
+	cx_gauge_init(&g, &cfg, 1, 1000);
+	cx_gauge_send(&g, &cfg, 1, 4000, 4);
+	cx_gauge_send(&g, &cfg, 4001, 4000, 4);
+	assert_int_equal(g.cwr_n, 0);
+	cx_gauge_ack(&g, &cfg, 8001, true, NULL);
+	assert_int_equal(g.ceg_bytes, 8000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_synack_ecn),
+		cmocka_unit_test(test_classic_cwr_start),
 		cmocka_unit_test(test_cheat_markall),
 		cmocka_unit_test(test_prepaid_marks),
 		cmocka_unit_test(test_accecn_exact),

@@ -52,6 +52,14 @@
 #define CX_GAUGE_WIN_BYTES	(1U << 20)
 
 /*
+ * Classic ECN: where the last segments that carried CWR began (every
+ * payload packet does, cx_gauge_wants_cwr), newest last. Sixteen GSO
+ * packets reach back over a flight at the RTTs and rates seen here; an
+ * ACK further back than that falls back to counting all it delivered.
+ */
+#define CX_GAUGE_CWR_RING	16
+
+/*
  * Test-only declaration policies for the auditor's tests (issue 4). Never
  * use them outside a testbed: each one under-declares congestion.
  */
@@ -132,6 +140,8 @@ struct cx_gauge {
 	uint32_t ace;		/* AccECN: last ACE counter value, 0..7 */
 	uint32_t eceb;		/* AccECN: CE payload bytes fed back, mod 2^24 */
 	uint64_t ce_fed_bytes;	/* AccECN: CE bytes taken into CEG, cumulative */
+	uint32_t cwr_seq[CX_GAUGE_CWR_RING];	/* classic: CWR segments' starts */
+	uint32_t cwr_n;		/* how many were recorded, saturating */
 };
 
 /* What cx_gauge_ack() took from one ACK's SACK option (RFC 2018 §3). */
@@ -236,6 +246,34 @@ CX_GAUGE_INLINE void cx_gauge_init(struct cx_gauge *g,
 	g->ace = CX_GAUGE_ACE_INIT;
 	g->eceb = 0;
 	g->ce_fed_bytes = 0;
+	g->cwr_n = 0;
+}
+
+/*
+ * Where the segment holding sequence ack - 1 began, among the recorded
+ * CWR starts: the greatest start before ack. 0 with *start set, or -1 if
+ * the record does not reach back that far.
+ */
+CX_GAUGE_INLINE int cx_gauge__cwr_start(const struct cx_gauge *g, uint32_t ack,
+					uint32_t *start)
+{
+	uint32_t i, n = g->cwr_n < CX_GAUGE_CWR_RING ? g->cwr_n : CX_GAUGE_CWR_RING;
+	int found = -1;
+
+#if defined(__bpf__)
+#pragma unroll
+#endif
+	for (i = 0; i < CX_GAUGE_CWR_RING; i++) {
+		uint32_t s = g->cwr_seq[i];
+
+		if (i >= n || !cx_gauge_seq_before(s, ack))
+			continue;
+		if (found < 0 || cx_gauge_seq_after(s, *start)) {
+			*start = s;
+			found = 0;
+		}
+	}
+	return found;
 }
 
 CX_GAUGE_INLINE int cx_gauge_synack_ecn(uint32_t ace)
@@ -429,6 +467,11 @@ CX_GAUGE_INLINE uint8_t cx_gauge_send(struct cx_gauge *g,
 	}
 	if (cx_gauge_seq_after(end, g->snd_max))
 		g->snd_max = end;
+	if (cx_gauge_wants_cwr(g)) {
+		g->cwr_seq[g->cwr_n % CX_GAUGE_CWR_RING] = seq;
+		if (g->cwr_n < UINT32_MAX)
+			g->cwr_n++;
+	}
 	flight_bytes = g->snd_max - g->snd_una;
 
 	if (cfg->cheat == CX_GAUGE_NOMARK)
@@ -502,18 +545,18 @@ CX_GAUGE_INLINE bool cx_gauge_sack_is_dsack(uint32_t ack,
  * ECE on an ACK of a connection whose negotiation the marker did not see
  * (count unknown): CEG += DeliveredData, RFC 7786's conservative rule; a
  * duplicate ACK (nothing delivered) counts one SMSS. On a classic-ECN
- * connection the marker sets CWR on every segment (cx_gauge_wants_cwr),
- * so the receiver echoes ECE on about one ACK per CE mark: each such ACK
- * counts as one mark, min(SMSS, DeliveredData), RFC 7786's rule for
- * counts. Ignored on AccECN connections (cx_gauge_accecn reads their
- * counters).
+ * connection the marker sets CWR on every packet (cx_gauge_wants_cwr),
+ * so the receiver's ECE covers only what arrived since the start of the
+ * packet holding ack - 1: DeliveredData, but no further back than that
+ * start (while the record of CWR starts reaches it). Ignored on AccECN
+ * connections (cx_gauge_accecn reads their counters).
  */
 CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
 				      const struct cx_gauge_cfg *cfg,
 				      uint32_t ack, bool ece,
 				      const struct cx_gauge_sack *sack)
 {
-	uint32_t adv = 0, removed = 0, added = 0, s, e, span;
+	uint32_t adv = 0, removed = 0, added = 0, s, e, span, cwr_start = 0;
 	uint64_t delivered, ece_bytes;
 
 	if (cx_gauge_seq_after(ack, g->snd_una)) {
@@ -579,9 +622,15 @@ CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
 	/* On AccECN connections ECE is a bit of the ACE counter, not a signal. */
 	if (ece && !(g->flags & CX_GAUGE_F_ACCECN)) {
 		ece_bytes = delivered ? delivered : g->smss_bytes;
-		/* With CWR on every segment, one ECE ACK reports one mark. */
-		if ((g->flags & CX_GAUGE_F_ECN) && ece_bytes > g->smss_bytes)
-			ece_bytes = g->smss_bytes;
+		/*
+		 * With CWR on every packet the receiver's ECE reports CE in
+		 * what it got since the last CWR: the packet holding ack - 1,
+		 * from its start. Count no further back than that.
+		 */
+		if ((g->flags & CX_GAUGE_F_ECN) && delivered &&
+		    cx_gauge__cwr_start(g, ack, &cwr_start) == 0 &&
+		    ece_bytes > ack - cwr_start)
+			ece_bytes = ack - cwr_start;
 		g->ceg_bytes = cx_gauge__earn(g->ceg_bytes, &g->ceg_prepaid_bytes,
 					      cx_gauge__declared(cfg, ece_bytes));
 		cx_gauge__congested(g, ece_bytes);
