@@ -7,8 +7,8 @@ marks CE) and (b) lossy (tcp_ecn=0: the same queue drops Not-ECT packets),
 IPv4 and IPv6. Host h2's g1 is captured (packets about to enter the
 receiving guest, both directions) and decoded by tshark and by conex-dump.
 
-With classic ECN the marker sets CWR on every segment, so E is to stay
-within 1.25 x the CE bytes the receiver saw (plus the slack below).
+With classic ECN the marker sets CWR on every packet, so E is to stay
+within 1.5 x the CE bytes the receiver saw (plus the slack below).
 
 Slack: ConEx re-echo lags the congestion it reports by about one RTT, and a
 capture ends mid-flight, so each L/E comparison allows one window: at most
@@ -176,10 +176,12 @@ def test_marked_flow(bed, tmp_path, fam, ecn):
 		assert f["ce_packets"] > 0, ("the bottleneck marked nothing", info)
 		assert f["bytes_e"] >= f["ce_ip_bytes"] - slack(f["ce_ip_bytes"]), info
 		assert rev["ece_acks"] > 0, info
-		# Classic ECN with CWR on every segment: about one ECE ACK per
-		# mark, so E follows the CE bytes (not a round trip per mark,
-		# 4-5 x, as RFC 7786's conservative rule gave).
-		assert f["bytes_e"] <= 1.25 * f["ce_ip_bytes"] + SLACK_BYTES, info
+		# Classic ECN with CWR on every packet: ECE covers what arrived
+		# since the packet's start, not a round trip per mark (4-5 x
+		# with RFC 7786's conservative rule). Measured 1.28-1.40 x: a
+		# CE segment inside a GSO burst keeps ECE on to the next burst
+		# (docs/accounting.md); 1.5 x says the bound is that, not 4 x.
+		assert f["bytes_e"] <= 1.5 * f["ce_ip_bytes"] + SLACK_BYTES, info
 		assert r["stats"]["flows_ecn"] >= 1 and r["stats"]["cwr_set"] > 0, info
 	else:
 		assert f["retx_fill_bytes"] > 0, ("the bottleneck dropped nothing", info)
