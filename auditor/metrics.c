@@ -15,6 +15,8 @@
 #include "common/metrics.h"
 #include "common/prom.h"
 #include "metrics.h"
+#include "common/nfacct.h"
+#include "rules.h"
 
 /* 64 peers of 7 families and the global families fit in a tenth of it. */
 #define PAGE_MAX_BYTES		(256 * 1024)
@@ -308,6 +310,10 @@ int aud_metrics_format(const struct auditor *a, uint64_t now_ns, char *buf,
 	}
 	one(&p, "conex_auditor_queue_packets_total", CXD_PROM_COUNTER,
 	    "Packets received from NFQUEUE.", host, q->packets);
+	one(&p, "conex_auditor_queue_bypassed_packets_total", CXD_PROM_COUNTER,
+	    "Packets the rules queued that the kernel passed without the "
+	    "auditor (fail-open: queue full or no listener): unaudited.", host,
+	    cxd_nfacct_bypassed(cxd_nfacct_queued(AUD_NFACCT), q->packets));
 	one(&p, "conex_auditor_queue_bytes_total", CXD_PROM_COUNTER,
 	    "Bytes received from NFQUEUE.", host, q->bytes);
 	one(&p, "conex_auditor_queue_accepted_packets_total", CXD_PROM_COUNTER,

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/nfacct.h"
 #include "common/run.h"
 #include "rules.h"
 
@@ -123,6 +124,7 @@ int aud_rules_remove(char *err, size_t errlen)
 	};
 	unsigned int t, h;
 	char tmp[256];
+	int ret;
 
 	for (t = 0; t < 2; t++) {
 		for (h = 0; h < 2; h++) {
@@ -138,6 +140,12 @@ int aud_rules_remove(char *err, size_t errlen)
 				return -1;
 		}
 	}
+	/* After the rules that use it. */
+	ret = cxd_nfacct_remove(AUD_NFACCT);
+	if (ret < 0) {
+		snprintf(err, errlen, "nfacct %s: %s", AUD_NFACCT, strerror(-ret));
+		return -1;
+	}
 	return 0;
 }
 
@@ -151,8 +159,14 @@ static int install_family(const struct aud_config *c, unsigned int t, char *err,
 
 	snprintf(qnum, sizeof(qnum), "%u", c->queue);
 	snprintf(port, sizeof(port), "%u", c->vxlan_port);
+	/*
+	 * Every queueing rule counts into AUD_NFACCT: the kernel counts
+	 * nothing it passes under fail-open, so the daemon reports what was
+	 * queued less what it received.
+	 */
 	if (xt(tools[t], err, errlen, false, "-N", AUD_CHAIN, NULL) != 0 ||
-	    xt(tools[t], err, errlen, false, "-A", AUD_CHAIN, "-j", "NFQUEUE",
+	    xt(tools[t], err, errlen, false, "-A", AUD_CHAIN, "-m", "nfacct",
+	       "--nfacct-name", AUD_NFACCT, "-j", "NFQUEUE",
 	       "--queue-num", qnum, bypass, NULL) != 0)
 		return -1;
 	for (i = 0; i < c->n_peers; i++) {
@@ -163,6 +177,7 @@ static int install_family(const struct aud_config *c, unsigned int t, char *err,
 			return -1;
 		inet_ntop(family, c->peers[i].addr, addr, sizeof(addr));
 		if (xt(tools[t], err, errlen, false, "-A", AUD_CHAIN_TUN, "-s", addr,
+		       "-m", "nfacct", "--nfacct-name", AUD_NFACCT,
 		       "-j", "NFQUEUE", "--queue-num", qnum, bypass, NULL) != 0)
 			return -1;
 	}
@@ -173,7 +188,8 @@ static int install_family(const struct aud_config *c, unsigned int t, char *err,
 	 * packet delivered unaudited.
 	 */
 	if (n_peers > 0 &&
-	    xt(tools[t], err, errlen, false, "-A", AUD_CHAIN_TUN, "-j", "NFQUEUE",
+	    xt(tools[t], err, errlen, false, "-A", AUD_CHAIN_TUN, "-m", "nfacct",
+	       "--nfacct-name", AUD_NFACCT, "-j", "NFQUEUE",
 	       "--queue-num", qnum, NULL) != 0)
 		return -1;
 	/* Jumps last: the chains are complete before traffic enters them. */
@@ -192,9 +208,15 @@ int aud_rules_install(const struct aud_config *c, char *err, size_t errlen)
 {
 	char tmp[256];
 	unsigned int t;
+	int ret;
 
 	if (aud_rules_remove(err, errlen) < 0)
 		return -1;
+	ret = cxd_nfacct_ensure(AUD_NFACCT);
+	if (ret < 0) {
+		snprintf(err, errlen, "nfacct %s: %s", AUD_NFACCT, strerror(-ret));
+		return -1;
+	}
 	for (t = 0; t < 2; t++) {
 		if (install_family(c, t, err, errlen) < 0) {
 			/* Nothing half-applied stays behind. */

@@ -18,6 +18,8 @@
 #include "config.h"
 
 #define AUD_CHAIN	"CONEX-AUDIT"
+/* nfacct object counting what the rules queue (common/nfacct.h). */
+#define AUD_NFACCT	"conex-auditor"
 #define AUD_CHAIN_TUN	"CONEX-AUDIT-TUN"
 
 /*

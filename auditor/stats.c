@@ -17,6 +17,8 @@
 
 #include "auditor.h"
 #include "common/out.h"
+#include "common/nfacct.h"
+#include "rules.h"
 
 static void audit_counters(struct cxd_out *o, const struct cx_audit_counters *c)
 {
@@ -76,7 +78,11 @@ static void audit_counters(struct cxd_out *o, const struct cx_audit_counters *c)
 
 static void nfq_counters(struct cxd_out *o, const struct cxd_nfq_stats *s)
 {
+	uint64_t queued = cxd_nfacct_queued(AUD_NFACCT);
+
 	cxd_out_u64(o, "nfq_packets", s->packets);
+	cxd_out_u64(o, "nfq_queued", queued);
+	cxd_out_u64(o, "nfq_bypassed", cxd_nfacct_bypassed(queued, s->packets));
 	cxd_out_u64(o, "nfq_bytes", s->bytes);
 	cxd_out_u64(o, "nfq_accepted", s->accepted);
 	cxd_out_u64(o, "nfq_dropped", s->dropped);

@@ -51,7 +51,7 @@ $(O)/tests/net/cx-netprobe.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
 $(POL_NETPROBE): $(O)/tests/net/cx-netprobe.o $(POL_DIR)/net.o \
 		$(POL_DIR)/config.o $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmnl
 
 # test_polconf: the configuration parser, with the common loader.
 $(O)/tests/unit/test_polconf.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)

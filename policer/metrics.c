@@ -14,6 +14,8 @@
 #include "common/prom.h"
 #include "metrics.h"
 #include "policer.h"
+#include "common/nfacct.h"
+#include "net.h"
 
 /*
  * About 200 bytes per sample line with the longest names and labels;
@@ -316,6 +318,10 @@ int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,
 	    "Packets whose tunnel fwmark the policer corrected.", host, pl->st.mark_fixes);
 	one(&p, "conex_policer_queue_packets_total", CXD_PROM_COUNTER,
 	    "Packets received from NFQUEUE.", host, q->packets);
+	one(&p, "conex_policer_queue_bypassed_packets_total", CXD_PROM_COUNTER,
+	    "Packets the hook queued that the kernel passed without the policer "
+	    "(fail-open: queue full or no listener): unpoliced.", host,
+	    cxd_nfacct_bypassed(cxd_nfacct_queued(POL_NET_NFACCT), q->packets));
 	one(&p, "conex_policer_queue_bytes_total", CXD_PROM_COUNTER,
 	    "Bytes received from NFQUEUE.", host, q->bytes);
 	one(&p, "conex_policer_queue_accepted_packets_total", CXD_PROM_COUNTER,

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "common/run.h"
+#include "common/nfacct.h"
 #include "net.h"
 
 #define OUT_BYTES	1024
@@ -326,10 +327,23 @@ static int install_hook(const struct pol_config *c, unsigned int t, char *err,
 		if (ret < 0)
 			return ret;
 	}
-	/* Without --queue-bypass a queue with no listener drops: fail-closed. */
+	/*
+	 * Without --queue-bypass a queue with no listener drops: fail-closed.
+	 * The nfacct match counts what is queued: the kernel counts nothing
+	 * it passes under fail-open, so the daemon reports the difference.
+	 */
+	ret = cxd_nfacct_ensure(POL_NET_NFACCT);
+	if (ret < 0) {
+		snprintf(err, errlen, "nfacct %s: %s", POL_NET_NFACCT, strerror(-ret));
+		return ret;
+	}
 	args_xt(&a, t);
 	cxd_args_add(&a, "-A");
 	cxd_args_add(&a, POL_NET_CHAIN);
+	cxd_args_add(&a, "-m");
+	cxd_args_add(&a, "nfacct");
+	cxd_args_add(&a, "--nfacct-name");
+	cxd_args_add(&a, POL_NET_NFACCT);
 	cxd_args_add(&a, "-j");
 	cxd_args_add(&a, "NFQUEUE");
 	cxd_args_add(&a, "--queue-num");
@@ -673,6 +687,12 @@ static int cleanup(const char *dev, uint32_t table, uint32_t mark, uint32_t mask
 		if (ret > 0)
 			n += ret;
 	}
+	/* After the rules that use it. */
+	ret = cxd_nfacct_remove(POL_NET_NFACCT);
+	if (ret < 0)
+		snprintf(msg, sizeof(msg), "nfacct %s: %s", POL_NET_NFACCT,
+			 strerror(-ret));
+	keep_first(&first, ret, msg, err, errlen);
 	return first < 0 ? first : n;
 }
 

@@ -29,6 +29,8 @@
 #include "config.h"
 
 #define POL_NET_CHAIN		"CONEX-POLICE"
+/* nfacct object counting what the hook queues (common/nfacct.h). */
+#define POL_NET_NFACCT		"conex-policer"
 #define POL_NET_NFT_TABLE	"conex_policer"
 #define POL_NET_RULE_PREF	4242
 

@@ -11,6 +11,8 @@
 #include "bank.h"
 #include "common/out.h"
 #include "policer.h"
+#include "common/nfacct.h"
+#include "net.h"
 
 static const char *mode_name(int mode)
 {
@@ -89,6 +91,7 @@ int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 		[CX_FB_EV_LOCAL] = "feedback_local_errors",
 	};
 	const struct cxd_nfq_stats *q = &pl->nfq->st;
+	uint64_t queued;
 	struct cxp_bank_stats bs;
 	struct cxd_out o;
 	unsigned int i;
@@ -107,7 +110,10 @@ int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 	cxd_out_u64(&o, "parse_errors", pl->st.parse_errors);
 	cxd_out_u64(&o, "other_hook", pl->st.other_hook);
 	cxd_out_u64(&o, "mark_fixes", pl->st.mark_fixes);
+	queued = cxd_nfacct_queued(POL_NET_NFACCT);
 	cxd_out_u64(&o, "nfq_packets", q->packets);
+	cxd_out_u64(&o, "nfq_queued", queued);
+	cxd_out_u64(&o, "nfq_bypassed", cxd_nfacct_bypassed(queued, q->packets));
 	cxd_out_u64(&o, "nfq_bytes", q->bytes);
 	cxd_out_u64(&o, "nfq_accepted", q->accepted);
 	cxd_out_u64(&o, "nfq_dropped", q->dropped);
@@ -166,6 +172,9 @@ int pol_status_format(const struct policer *pl, uint64_t now_ns, bool json,
 	cxd_out_u64(&o, "tenants_n", pl->cfg.n_tenants);
 	cxd_out_u64(&o, "guests_n", pl->cfg.n_guests);
 	cxd_out_u64(&o, "nfq_packets", pl->nfq->st.packets);
+	cxd_out_u64(&o, "nfq_bypassed",
+		    cxd_nfacct_bypassed(cxd_nfacct_queued(POL_NET_NFACCT),
+					pl->nfq->st.packets));
 	cxd_out_u64(&o, "nfq_bytes", pl->nfq->st.bytes);
 	cxd_out_u64(&o, "nfq_dropped", pl->nfq->st.dropped);
 	cxd_out_u64(&o, "drops_police", drops[POL_DROP_POLICE]);

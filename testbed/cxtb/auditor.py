@@ -29,12 +29,16 @@ def auditor_conf(root=None):
 
 
 def rules(node):
-	"""Lines of iptables/ip6tables -t mangle -S in node naming our chains."""
+	"""Lines of iptables/ip6tables -t mangle -S in node naming our chains,
+	and the nfacct object the rules count into."""
 	out = []
 	for tool in ("iptables", "ip6tables"):
 		cp = node.run([tool, "-w", "-t", "mangle", "-S"], check=False)
 		out += [f"{tool} {l}" for l in cp.stdout.splitlines()
 			if any(c in l for c in CHAINS)]
+	# The accounting object its queueing rules count into.
+	cp = node.run(["nfacct", "list"], check=False)
+	out += [f"nfacct {l}" for l in cp.stdout.splitlines() if "conex-auditor" in l]
 	return out
 
 

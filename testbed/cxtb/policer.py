@@ -77,6 +77,8 @@ def leftovers(node):
 		out += [f"route {fam} {l}" for l in cp.stdout.splitlines() if l.strip()]
 	cp = node.run(["nft", "list", "tables"], check=False)
 	out += [f"nft {l}" for l in cp.stdout.splitlines() if NFT_TABLE in l]
+	cp = node.run(["nfacct", "list"], check=False)
+	out += [f"nfacct {l}" for l in cp.stdout.splitlines() if "conex-policer" in l]
 	return out
 
 

@@ -10,6 +10,7 @@ h1, tb guest 2; the policer runs in h1 (and in h2 as the tunnel's far
 end), the auditor in h2.
 """
 import os
+import signal
 import textwrap
 import time
 
@@ -189,3 +190,50 @@ def test_foreign_vxlan_refused_by_auditor(bed, stack):
 	assert got == [], got
 	st = a2.stats()
 	assert st["tunnel_refused"] == N and st["tunnel_unknown_peer"] == N, st
+
+
+# Attack 9: the queue overflows while the daemon stalls, and fail-open
+# passes the rest: that must show. A stopped daemon reads nothing, so the
+# kernel holds at most the queue's length (16384) and passes the rest.
+FLOOD = """\
+	import socket, sys
+	dst, n = sys.argv[1], int(sys.argv[2])
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	for i in range(n):
+		try:
+			s.sendto(b"f" * 16, (dst, 43001))
+		except OSError:
+			pass
+	"""
+QUEUE_LEN = 16384	# CXD_NFQ_MAXLEN_DEFAULT
+FLOOD_N = 40000
+
+
+def stalled_flood(bed, daemon):
+	snd, rcv = bed.guest(1, 1), bed.guest(2, 1)
+	daemon.proc.send_signal(signal.SIGSTOP)
+	try:
+		scapy(snd, FLOOD, rcv.ip4, FLOOD_N)
+	finally:
+		daemon.proc.send_signal(signal.SIGCONT)
+	time.sleep(2.0)	# the queued packets get their verdicts
+	return daemon.stats()
+
+
+@pytest.mark.parametrize("who", ["policer", "auditor"])
+def test_queue_overflow_counted(bed, stack, who):
+	p1, a2 = stack(policer=who == "policer", auditor=who == "auditor",
+		       tunnel=False)
+	d = p1 if who == "policer" else a2
+	before = d.stats()
+	assert before["nfq_bypassed"] == 0, before
+	st = stalled_flood(bed, d)
+	queued = st["nfq_queued"] - before["nfq_queued"]
+	got = st["nfq_packets"] - before["nfq_packets"]
+	info = {k: st[k] for k in ("nfq_queued", "nfq_packets", "nfq_bypassed")}
+	# Every flood packet hit the rule; at most a queue's worth reached the
+	# daemon; the rest is reported as passed without it.
+	assert queued >= FLOOD_N, info
+	assert got <= QUEUE_LEN + 64, info
+	assert st["nfq_bypassed"] == st["nfq_queued"] - st["nfq_packets"], info
+	assert st["nfq_bypassed"] >= FLOOD_N - QUEUE_LEN - 64, info

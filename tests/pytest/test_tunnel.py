@@ -82,7 +82,7 @@ STATE_CMDS = (
 	"nft list ruleset", "ip -4 rule", "ip -6 rule",
 	"ip -4 route show table all", "ip -6 route show table all",
 	"ip -d link show", "ip -6 neigh show nud permanent", "bridge fdb show",
-	"ip addr show",
+	"ip addr show", "nfacct list",
 )
 
 
@@ -102,8 +102,11 @@ def system_state(node):
 	out = {}
 	for c in STATE_CMDS:
 		text = node.run(c).stdout
-		if c.startswith("nft"):
+		if c.startswith("nft "):
 			text = nft_tables(text)
+		if c.startswith("nfacct"):
+			# "{ pkts = N, bytes = N } = NAME;": the names, not the counts
+			text = "\n".join(l.rsplit("= ", 1)[-1] for l in text.splitlines())
 		# A re-made device gets a new ifindex (and `ip link` shows it).
 		lines = []
 		for l in text.splitlines():
@@ -129,7 +132,11 @@ def test_install_twice_equals_once_and_cleanup_leaves_nothing(bed):
 	# What install made, in both families.
 	for c in ("iptables -w -t mangle -S", "ip6tables -w -t mangle -S"):
 		assert "-A PREROUTING -i g1 -j CONEX-POLICE" in once[c]
-		assert "-A CONEX-POLICE -j NFQUEUE --queue-num 1 --queue-bypass" in once[c]
+		# iptables prints the nfacct name after two spaces.
+		assert ("-A CONEX-POLICE -m nfacct --nfacct-name conex-policer "
+			"-j NFQUEUE --queue-num 1 --queue-bypass") in \
+			[" ".join(l.split()) for l in once[c]], once[c]
+	assert once["nfacct list"] == ["conex-policer;"], once["nfacct list"]
 	for c in ("ip -4 rule", "ip -6 rule"):
 		assert [l for l in once[c] if f"fwmark {MARK} lookup {TABLE}" in l] == \
 			[f"4242:\tfrom all fwmark {MARK} lookup {TABLE}"], once[c]
