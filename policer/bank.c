@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/read.h>
@@ -38,6 +40,12 @@
  * The bucket, run atomically by the server (EVALSHA, or EVAL after
  * NOSCRIPT). KEYS[1] is the tenant's hash {tok, us}; ARGV is rate_bps,
  * burst_bytes, want_bytes, idle_ttl_ms.
+ *
+ * Atomic is what keeps a grant whole against concurrent writers: Redis
+ * runs a script to the end before any other command, so no other client
+ * (another host's policer, or anything else that can reach the server)
+ * can come between the read and the write; WATCH/MULTI would only add a
+ * round trip and a retry loop.
  *
  * Time is the server's own (TIME: seconds and microseconds), never a
  * host's, so hosts with skewed clocks share one bucket fairly; Redis 7
@@ -54,12 +62,30 @@
  * division may be off by one near an integer, and the remainder corrects
  * it.
  *
- * A server clock that steps back gives no tokens and re-anchors the
+ * What the key holds is checked before it is used, because it is the one
+ * input that does not come from this request: a hash of exactly the two
+ * fields a policer writes, each a string of decimal digits (no sign,
+ * point, exponent or blank) of at most 16 of them, tok at most
+ * CXP_BANK_TOKENS_MAX and us below 2^53. Anything else is answered with an
+ * error that starts with CXBANK and the key is left as it is: it is not
+ * ours to repair (a prefix shared with another application would lose its
+ * data), and a guess could only hand out tokens nobody earned or take
+ * away tokens that were. The tenant's requests then fail and back off
+ * (bank.h), and no other tenant's key is read or written by this call.
+ *
+ * A tok above this request's cap (a burst lowered since) is cut to the
+ * cap. A server clock that steps back gives no tokens and re-anchors the
  * bucket. A key that does not exist (new tenant, or expired) starts full:
  * the TTL is at least the time to fill an empty bucket, so expiry never
  * hands out more than waiting would have. Writes use %.0f so that large
  * integers are stored digit for digit.
  */
+/* CXP_BANK_TOKENS_MAX as the script spells it. */
+#define BANK_TOKENS_MAX_LUA	8000000000000000
+_Static_assert(BANK_TOKENS_MAX_LUA == CXP_BANK_TOKENS_MAX,
+	       "the script's bound is bank.h's");
+#define BANK_STR_(x)		#x
+#define BANK_STR(x)		BANK_STR_(x)
 static const char bank_script[] =
 	"local rate = tonumber(ARGV[1])\n"
 	"local cap = tonumber(ARGV[2]) * 8000000\n"
@@ -71,15 +97,38 @@ static const char bank_script[] =
 	" if r < 0 then q = q - 1 elseif r >= b then q = q + 1 end\n"
 	" return q\n"
 	"end\n"
+	"local function int(v, max)\n"
+	" if type(v) ~= 'string' or #v == 0 or #v > 16 or\n"
+	"  not string.find(v, '^%d+$') then return nil end\n"
+	" local n = tonumber(v)\n"
+	" if n > max then return nil end\n"
+	" return n\n"
+	"end\n"
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-	"local s = redis.call('HMGET', KEYS[1], 'tok', 'us')\n"
-	"local tok = tonumber(s[1])\n"
-	"local last = tonumber(s[2])\n"
-	"if not tok or not last then tok = cap; last = now end\n"
-	"tok = math.floor(tok)\n"
+	"local kind = redis.call('TYPE', KEYS[1])['ok']\n"
+	"local tok, last\n"
+	"if kind == 'none' then\n"
+	" tok = cap; last = now\n"
+	"else\n"
+	" if kind ~= 'hash' then\n"
+	"  return redis.error_reply('CXBANK key is a ' .. kind .. ', not a hash')\n"
+	" end\n"
+	" if redis.call('HLEN', KEYS[1]) ~= 2 then\n"
+	"  return redis.error_reply('CXBANK key has fields other than tok and us')\n"
+	" end\n"
+	" local s = redis.call('HMGET', KEYS[1], 'tok', 'us')\n"
+	" tok = int(s[1], " BANK_STR(BANK_TOKENS_MAX_LUA) ")\n"
+	" last = int(s[2], 9007199254740991)\n"
+	" if not tok then\n"
+	"  return redis.error_reply('CXBANK tok is not an integer in 0.."
+	BANK_STR(BANK_TOKENS_MAX_LUA) "')\n"
+	" end\n"
+	" if not last then\n"
+	"  return redis.error_reply('CXBANK us is not an integer below 2^53')\n"
+	" end\n"
+	"end\n"
 	"if tok > cap then tok = cap end\n"
-	"if tok < 0 then tok = 0 end\n"
 	"if now > last then\n"
 	" local dt = now - last\n"
 	" local fill = fdiv(cap - tok, rate) + 1\n"
@@ -100,7 +149,7 @@ static const char bank_script[] =
 #define BANK_SHA_LEN		40
 #define BANK_URL_MAX		256
 #define BANK_DEFAULT_PORT	6379
-#define BANK_KEY_MAX		(sizeof(CXP_BANK_KEY_PREFIX) - 1 + CXP_BANK_TENANT_MAX)
+#define BANK_KEY_MAX		(CXP_BANK_PREFIX_MAX + CXP_BANK_TENANT_MAX)
 /* Decimal digits of a uint64_t. */
 #define BANK_NUM_MAX		20
 /*
@@ -112,20 +161,33 @@ static const char bank_script[] =
 #define BANK_CMD_MAX		(4 + 8 * BANK_FRAME_MAX + 4 + \
 				 sizeof(bank_script) + 1 + BANK_KEY_MAX + \
 				 4 * BANK_NUM_MAX)
+/* AUTH user password. */
+#define BANK_AUTH_MAX		(4 + 3 * BANK_FRAME_MAX + 4 + \
+				 CXP_BANK_USER_MAX + CXP_BANK_PASSWORD_MAX)
 /* Bounds on the work of one cxp_bank_io() call, so a flood of replies
  * cannot hold the daemon's loop. */
 #define BANK_READ_CHUNK		16384
 #define BANK_READS_MAX		8
 #define BANK_WRITES_MAX		8
+/* Logging: the server's words, cut to this; per tenant a line at the first
+ * error of a run and then at most once a minute; all tenants together at
+ * most TENANT_LOG_BURST lines per ten seconds; authentication at most once
+ * a minute. */
+#define BANK_WHY_MAX		160
+#define BANK_TENANT_LOG_NS	(60ULL * 1000000000)
+#define BANK_TENANT_LOG_BURST	10
+#define BANK_TENANT_LOG_WINDOW_NS (10ULL * 1000000000)
+#define BANK_AUTH_LOG_NS	(60ULL * 1000000000)
 
 enum bank_conn {
 	BANK_CONN_NONE,		/* no socket; reconnect at retry_ns */
 	BANK_CONN_CONNECTING,	/* connect() in progress */
-	BANK_CONN_LOADING,	/* connected, SCRIPT LOAD outstanding */
+	BANK_CONN_LOADING,	/* connected, AUTH or SCRIPT LOAD outstanding */
 	BANK_CONN_UP,
 };
 
 enum bank_cmd {
+	BANK_CMD_AUTH,
 	BANK_CMD_LOAD,
 	BANK_CMD_EVALSHA,
 	BANK_CMD_EVAL,
@@ -134,15 +196,20 @@ enum bank_cmd {
 struct bank_slot {
 	bool		busy;
 	uint8_t		key_len;
+	uint8_t		name_len;	/* the tenant last asked for here */
 	char		key[BANK_KEY_MAX];
+	char		name[CXP_BANK_TENANT_MAX];
 	uint64_t	rate_bps;
 	uint64_t	burst_bytes;
 	uint64_t	want_bytes;
+	struct cxp_bank_tenant st;	/* errors, backoff */
+	uint64_t	backoff_ns;	/* the next error's; 0: the minimum */
+	uint64_t	log_ns;		/* "still failing" not before this */
 };
 
 /* A command written (or queued to be written) whose reply is awaited. */
 struct bank_pend {
-	uint32_t	tenant_idx;	/* unused for BANK_CMD_LOAD */
+	uint32_t	tenant_idx;	/* unused for AUTH and LOAD */
 	uint8_t		cmd;
 	uint64_t	deadline_ns;
 };
@@ -160,9 +227,15 @@ struct cxp_bank {
 	uint64_t		backoff_ns;
 	bool			logged_down;
 	char			sha[BANK_SHA_LEN];
+	/* Why the connection is being dropped, from the server's reply;
+	 * "" for a local reason (the errno says it). */
+	char			why[BANK_WHY_MAX];
+	uint64_t		rng;		/* xorshift64*, for jitter */
+	struct cx_log_ratelimit	tenant_rl;
+	struct cx_log_ratelimit	auth_rl;
 
 	struct bank_slot	*slots;		/* opts.tenants */
-	struct bank_pend	*ring;		/* opts.tenants + 1 */
+	struct bank_pend	*ring;		/* opts.tenants + 2 */
 	uint32_t		ring_cap;
 	uint32_t		ring_head;
 	uint32_t		ring_len;
@@ -175,6 +248,102 @@ struct cxp_bank {
 
 	struct cxp_bank_stats	stats;
 };
+
+/* --- small helpers ------------------------------------------------------ */
+
+/* 1..max bytes of printable ASCII without space; *len its length. */
+static bool token_ok(const char *s, size_t max, size_t *len)
+{
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i <= max; i++) {
+		if (s[i] == '\0')
+			break;
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	}
+	if (i == 0 || i > max)
+		return false;
+	*len = i;
+	return true;
+}
+
+static bool has_password(const struct cxp_bank_opts *o)
+{
+	return o->password != NULL && o->password[0] != '\0';
+}
+
+static bool has_user(const struct cxp_bank_opts *o)
+{
+	return o->user != NULL && o->user[0] != '\0';
+}
+
+/* The credentials as they are now: none, or a valid password (and user). */
+static bool creds_ok(const struct cxp_bank_opts *o)
+{
+	size_t n;
+
+	if (!has_password(o))
+		return !has_user(o);
+	n = strnlen(o->password, CXP_BANK_PASSWORD_MAX + 1);
+	if (n > CXP_BANK_PASSWORD_MAX || strpbrk(o->password, "\r\n") != NULL)
+		return false;
+	return !has_user(o) || token_ok(o->user, CXP_BANK_USER_MAX, &n);
+}
+
+static const char *prefix_of(const struct cxp_bank_opts *o)
+{
+	return o->key_prefix != NULL ? o->key_prefix : CXP_BANK_KEY_PREFIX;
+}
+
+static uint64_t rng_next(struct cxp_bank *bank)
+{
+	uint64_t x = bank->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	bank->rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* A wait in [b/2, b]: hosts that failed together do not retry together. */
+static uint64_t jitter(struct cxp_bank *bank, uint64_t b)
+{
+	return b - rng_next(bank) % (b / 2 + 1);
+}
+
+static uint64_t doubled(const struct cxp_bank *bank, uint64_t b)
+{
+	return b > bank->opts.backoff_max_ns / 2 ? bank->opts.backoff_max_ns :
+	       b * 2;
+}
+
+/* A reply's text for a log line: printable ASCII, cut short. */
+static void reply_text(const redisReply *r, char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	if (r->type != REDIS_REPLY_ERROR && r->type != REDIS_REPLY_STATUS &&
+	    r->type != REDIS_REPLY_STRING) {
+		snprintf(buf, len, "a reply of type %d", r->type);
+		return;
+	}
+	for (i = 0; i < r->len && n + 1 < len; i++)
+		buf[n++] = r->str[i] >= ' ' && r->str[i] <= '~' ? r->str[i] : '?';
+	buf[n] = '\0';
+}
+
+static bool reply_starts(const redisReply *r, const char *word)
+{
+	size_t n = strlen(word);
+
+	return r->type == REDIS_REPLY_ERROR && r->len >= n &&
+	       memcmp(r->str, word, n) == 0 &&
+	       (r->len == n || r->str[n] == ' ');
+}
 
 /* --- URL ---------------------------------------------------------------- */
 
@@ -321,6 +490,29 @@ static int out_cmd(struct cxp_bank *bank, unsigned int argc,
 	return 0;
 }
 
+static int queue_auth(struct cxp_bank *bank, uint64_t now_ns)
+{
+	const char *argv[3];
+	size_t lens[3];
+	unsigned int argc = 0;
+	int ret;
+
+	if (bank->ring_len == bank->ring_cap)
+		return -ENOSPC;
+	argv[argc] = "AUTH";
+	lens[argc++] = 4;
+	if (has_user(&bank->opts)) {
+		argv[argc] = bank->opts.user;
+		lens[argc++] = strlen(bank->opts.user);
+	}
+	argv[argc] = bank->opts.password;
+	lens[argc++] = strlen(bank->opts.password);
+	ret = out_cmd(bank, argc, argv, lens);
+	if (ret < 0)
+		return ret;
+	return ring_push(bank, 0, BANK_CMD_AUTH, now_ns + bank->opts.timeout_ns);
+}
+
 static int queue_load(struct cxp_bank *bank, uint64_t now_ns)
 {
 	const char *argv[3] = { "SCRIPT", "LOAD", bank_script };
@@ -387,18 +579,70 @@ static void set_state(struct cxp_bank *bank, enum cxp_bank_state state)
 		bank->opts.on_state(bank->opts.arg, state);
 }
 
+/*
+ * A request of the slot's tenant failed on its own account: the slot
+ * backs off (bank.h), and it is logged within the limits of bank.h.
+ */
+static void tenant_backoff(struct cxp_bank *bank, struct bank_slot *sl,
+			   int status, const char *why, uint64_t now_ns)
+{
+	char what[BANK_KEY_MAX + 64];
+	uint64_t wait;
+
+	if (sl->backoff_ns == 0)
+		sl->backoff_ns = bank->opts.backoff_min_ns;
+	wait = jitter(bank, sl->backoff_ns);
+	sl->backoff_ns = doubled(bank, sl->backoff_ns);
+	sl->st.errors++;
+	sl->st.backoffs++;
+	sl->st.streak++;
+	sl->st.retry_ns = now_ns + wait;
+	bank->stats.backoffs++;
+	if (sl->st.streak > 1 && now_ns < sl->log_ns)
+		return;
+	sl->log_ns = now_ns + BANK_TENANT_LOG_NS;
+	if (status == -EUCLEAN)
+		snprintf(what, sizeof(what), "key %.*s is corrupt, left as it "
+			 "is", (int)sl->key_len, sl->key);
+	else if (status == -EIO)
+		snprintf(what, sizeof(what), "the server answered an error");
+	else
+		snprintf(what, sizeof(what), "malformed reply");
+	cx_log_rl(&bank->tenant_rl, now_ns, CX_LOG_WARNING,
+		  "token bank: tenant %.*s: %s (%s); %" PRIu32 " error%s in a "
+		  "row, next request in %" PRIu64 " ms", (int)sl->name_len,
+		  sl->name, what, why, sl->st.streak,
+		  sl->st.streak == 1 ? "" : "s", wait / 1000000);
+}
+
 static void end_request(struct cxp_bank *bank, uint32_t tenant_idx,
 			int status, uint64_t granted_bytes,
-			uint64_t level_bytes)
+			uint64_t level_bytes, const char *why, uint64_t now_ns)
 {
-	bank->slots[tenant_idx].busy = false;
+	struct bank_slot *sl = &bank->slots[tenant_idx];
+
+	sl->busy = false;
 	if (status == 0) {
 		bank->stats.grants++;
 		bank->stats.granted_bytes += granted_bytes;
+		/* The connection works: the next outage starts afresh. */
+		bank->backoff_ns = bank->opts.backoff_min_ns;
+		if (sl->st.streak > 0)
+			cx_log_rl(&bank->tenant_rl, now_ns, CX_LOG_INFO,
+				  "token bank: tenant %.*s: grants again after "
+				  "%" PRIu32 " error%s", (int)sl->name_len,
+				  sl->name, sl->st.streak,
+				  sl->st.streak == 1 ? "" : "s");
+		sl->st.streak = 0;
+		sl->st.retry_ns = 0;
+		sl->backoff_ns = 0;
 	} else if (status == -ENOTCONN || status == -ETIMEDOUT) {
 		bank->stats.lost++;
 	} else {
 		bank->stats.errors++;
+		if (status == -EUCLEAN)
+			bank->stats.corrupt++;
+		tenant_backoff(bank, sl, status, why, now_ns);
 	}
 	bank->opts.on_grant(bank->opts.arg, tenant_idx, status, granted_bytes,
 			    level_bytes);
@@ -408,7 +652,8 @@ static void end_request(struct cxp_bank *bank, uint32_t tenant_idx,
  * Drops the connection after err (a negative errno), ends every request
  * still outstanding and schedules the next attempt. The state is DOWN
  * before any callback runs, so a callback that asks again is refused
- * rather than queued on a dead connection. Logged once per outage.
+ * rather than queued on a dead connection. Logged once per outage, with
+ * bank->why if the server said why.
  */
 static int bank_fail(struct cxp_bank *bank, int err, uint64_t now_ns)
 {
@@ -425,25 +670,54 @@ static int bank_fail(struct cxp_bank *bank, int err, uint64_t now_ns)
 	bank->conn = BANK_CONN_NONE;
 	bank->out_off = 0;
 	bank->out_len = 0;
-	bank->retry_ns = now_ns + bank->backoff_ns;
-	bank->backoff_ns = bank->backoff_ns > bank->opts.backoff_max_ns / 2 ?
-			   bank->opts.backoff_max_ns : bank->backoff_ns * 2;
+	bank->retry_ns = now_ns + jitter(bank, bank->backoff_ns);
+	bank->backoff_ns = doubled(bank, bank->backoff_ns);
 	if (err == -ETIMEDOUT)
 		bank->stats.timeouts++;
 	if (!bank->logged_down) {
-		cx_log_warnx("token bank %s down (%s): tenants fall back to "
-			     "their static share", bank->url_str,
-			     strerror(-err));
+		cx_log_warnx("token bank %s down (%s%s%s): tenants fall back "
+			     "to their static share", bank->url_str,
+			     strerror(-err), bank->why[0] ? ": " : "",
+			     bank->why);
 		bank->logged_down = true;
 	}
+	bank->why[0] = '\0';
 	set_state(bank, CXP_BANK_DOWN);
 	/* Callbacks cannot queue more (DOWN), so this ends. */
 	for (cap = bank->ring_cap; bank->ring_len > 0 && cap > 0; cap--) {
 		p = ring_pop(bank);
-		if (p.cmd != BANK_CMD_LOAD)
-			end_request(bank, p.tenant_idx, status, 0, 0);
+		if (p.cmd == BANK_CMD_EVALSHA || p.cmd == BANK_CMD_EVAL)
+			end_request(bank, p.tenant_idx, status, 0, 0, "",
+				    now_ns);
 	}
 	return err;
+}
+
+/*
+ * The server refused this connection for its credentials (AUTH answered
+ * with an error, or NOAUTH to a command): counted, logged at most once a
+ * minute with the server's words and what to check, and dropped.
+ */
+static int auth_fail(struct cxp_bank *bank, const redisReply *r,
+		     uint64_t now_ns)
+{
+	char text[BANK_WHY_MAX];
+	const char *hint;
+
+	reply_text(r, text, sizeof(text));
+	bank->stats.auth_failures++;
+	if (!has_password(&bank->opts))
+		hint = "the server wants a password: set bank_password_file "
+		       "(and bank_user for an ACL user)";
+	else if (reply_starts(r, "NOAUTH"))
+		hint = "the server asks again for the password";
+	else
+		hint = "AUTH refused: check bank_user and bank_password_file "
+		       "against the server's requirepass or ACL user";
+	cx_log_rl(&bank->auth_rl, now_ns, CX_LOG_WARNING,
+		  "token bank %s: %s (server: %s)", bank->url_str, hint, text);
+	snprintf(bank->why, sizeof(bank->why), "%s", text);
+	return bank_fail(bank, -EACCES, now_ns);
 }
 
 static int on_connected(struct cxp_bank *bank, uint64_t now_ns)
@@ -454,6 +728,13 @@ static int on_connected(struct cxp_bank *bank, uint64_t now_ns)
 	if (bank->reader == NULL)
 		return bank_fail(bank, -ENOMEM, now_ns);
 	bank->conn = BANK_CONN_LOADING;
+	/* Credentials first: nothing else is sent on a connection that has
+	 * not presented them. */
+	if (has_password(&bank->opts)) {
+		ret = queue_auth(bank, now_ns);
+		if (ret < 0)
+			return bank_fail(bank, ret, now_ns);
+	}
 	ret = queue_load(bank, now_ns);
 	if (ret < 0)
 		return bank_fail(bank, ret, now_ns);
@@ -474,6 +755,12 @@ static int bank_connect(struct cxp_bank *bank, uint64_t now_ns)
 	if (bank->stats.connects > 0)
 		bank->stats.reconnects++;
 	bank->stats.connects++;
+	/* Changed since cxp_bank_new (the caller owns them): refuse rather
+	 * than send something the server would misread. */
+	if (!creds_ok(&bank->opts)) {
+		snprintf(bank->why, sizeof(bank->why), "bad user or password");
+		return bank_fail(bank, -EINVAL, now_ns);
+	}
 	memset(&addr, 0, sizeof(addr));
 	if (bank->url.is_unix) {
 		addr.un.sun_family = AF_UNIX;
@@ -530,7 +817,7 @@ static bool is_hex_sha(const redisReply *r)
 static int on_reply(struct cxp_bank *bank, const redisReply *r,
 		    uint64_t now_ns)
 {
-	static const char noscript[] = "NOSCRIPT";
+	char why[BANK_WHY_MAX];
 	const struct bank_slot *sl;
 	struct bank_pend p;
 	long long g, l;
@@ -538,15 +825,29 @@ static int on_reply(struct cxp_bank *bank, const redisReply *r,
 
 	if (bank->ring_len == 0)
 		return bank_fail(bank, -EBADMSG, now_ns);
-	p = ring_pop(bank);
+	p = *ring_head(bank);
+	if (p.cmd == BANK_CMD_AUTH) {
+		ring_pop(bank);
+		if (r->type == REDIS_REPLY_STATUS && r->len == 2 &&
+		    memcmp(r->str, "OK", 2) == 0)
+			return 0;
+		return auth_fail(bank, r, now_ns);
+	}
+	/* Lost or never had the right to ask: the connection's fault, not
+	 * the tenant's; a new connection presents the credentials again.
+	 * The request stays queued, for bank_fail to end. */
+	if (reply_starts(r, "NOAUTH"))
+		return auth_fail(bank, r, now_ns);
+	ring_pop(bank);
 	if (p.cmd == BANK_CMD_LOAD) {
-		if (r->type == REDIS_REPLY_ERROR)
+		if (r->type == REDIS_REPLY_ERROR) {
+			reply_text(r, bank->why, sizeof(bank->why));
 			return bank_fail(bank, -EIO, now_ns);
+		}
 		if (!is_hex_sha(r))
 			return bank_fail(bank, -EBADMSG, now_ns);
 		memcpy(bank->sha, r->str, BANK_SHA_LEN);
 		bank->conn = BANK_CONN_UP;
-		bank->backoff_ns = bank->opts.backoff_min_ns;
 		if (bank->logged_down)
 			cx_log_info("token bank %s up", bank->url_str);
 		bank->logged_down = false;
@@ -554,35 +855,41 @@ static int on_reply(struct cxp_bank *bank, const redisReply *r,
 		return 0;
 	}
 	sl = &bank->slots[p.tenant_idx];
-	if (r->type == REDIS_REPLY_ERROR && p.cmd == BANK_CMD_EVALSHA &&
-	    r->len >= sizeof(noscript) - 1 &&
-	    memcmp(r->str, noscript, sizeof(noscript) - 1) == 0) {
+	if (reply_starts(r, "NOSCRIPT") && p.cmd == BANK_CMD_EVALSHA) {
 		/* The server lost its script cache (SCRIPT FLUSH, restart
 		 * behind a proxy): EVAL sends the text and caches it again. */
 		bank->stats.noscript++;
 		ret = queue_eval(bank, p.tenant_idx, BANK_CMD_EVAL, now_ns);
 		if (ret < 0)
-			end_request(bank, p.tenant_idx, -EIO, 0, 0);
+			end_request(bank, p.tenant_idx, -EIO, 0, 0,
+				    "NOSCRIPT, and no room to send the script",
+				    now_ns);
 		return 0;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
-		end_request(bank, p.tenant_idx, -EIO, 0, 0);
+		reply_text(r, why, sizeof(why));
+		end_request(bank, p.tenant_idx,
+			    reply_starts(r, "CXBANK") ? -EUCLEAN : -EIO, 0, 0,
+			    why, now_ns);
 		return 0;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_INTEGER ||
 	    r->element[1]->type != REDIS_REPLY_INTEGER) {
-		end_request(bank, p.tenant_idx, -EBADMSG, 0, 0);
+		end_request(bank, p.tenant_idx, -EBADMSG, 0, 0,
+			    "(not two integers)", now_ns);
 		return 0;
 	}
 	g = r->element[0]->integer;
 	l = r->element[1]->integer;
 	if (g < 0 || (uint64_t)g > sl->want_bytes || l < 0 ||
 	    (uint64_t)l > sl->burst_bytes) {
-		end_request(bank, p.tenant_idx, -EBADMSG, 0, 0);
+		snprintf(why, sizeof(why), "(grant %lld, level %lld)", g, l);
+		end_request(bank, p.tenant_idx, -EBADMSG, 0, 0, why, now_ns);
 		return 0;
 	}
-	end_request(bank, p.tenant_idx, 0, (uint64_t)g, (uint64_t)l);
+	end_request(bank, p.tenant_idx, 0, (uint64_t)g, (uint64_t)l, "",
+		    now_ns);
 	return 0;
 }
 
@@ -664,10 +971,26 @@ void cxp_bank_opts_default(struct cxp_bank_opts *opts)
 	opts->tenants = 256;
 }
 
+static uint64_t rng_seed(const struct cxp_bank *bank)
+{
+	struct timespec ts;
+	uint64_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		       ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)bank;
+	}
+	return seed != 0 ? seed : 0x9e3779b97f4a7c15ULL;
+}
+
 struct cxp_bank *cxp_bank_new(const char *url,
 			      const struct cxp_bank_opts *opts)
 {
 	struct cxp_bank *bank;
+	uint64_t now_ns;
+	struct timespec ts;
+	size_t n;
 
 	if (url == NULL || opts == NULL || strlen(url) >= BANK_URL_MAX ||
 	    opts->on_grant == NULL || opts->timeout_ns == 0 ||
@@ -675,7 +998,9 @@ struct cxp_bank *cxp_bank_new(const char *url,
 	    opts->backoff_max_ns < opts->backoff_min_ns ||
 	    opts->idle_ttl_ms == 0 || opts->idle_ttl_ms > CXP_BANK_TTL_MAX_MS ||
 	    opts->tenants == 0 ||
-	    opts->tenants > CXP_BANK_TENANTS_MAX) {
+	    opts->tenants > CXP_BANK_TENANTS_MAX ||
+	    !token_ok(prefix_of(opts), CXP_BANK_PREFIX_MAX, &n) ||
+	    !creds_ok(opts)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -693,10 +1018,18 @@ struct cxp_bank *cxp_bank_new(const char *url,
 	bank->state = CXP_BANK_DOWN;
 	bank->conn = BANK_CONN_NONE;
 	bank->backoff_ns = opts->backoff_min_ns;
-	bank->ring_cap = opts->tenants + 1;
+	bank->rng = rng_seed(bank);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	cx_log_ratelimit_init(&bank->tenant_rl, BANK_TENANT_LOG_BURST,
+			      BANK_TENANT_LOG_WINDOW_NS, now_ns);
+	cx_log_ratelimit_init(&bank->auth_rl, 1, BANK_AUTH_LOG_NS, now_ns);
+	/* A command per tenant, behind an AUTH and a SCRIPT LOAD. */
+	bank->ring_cap = opts->tenants + 2;
 	/* Worst case: every tenant's command is an EVAL (a NOSCRIPT storm)
-	 * not yet written, behind a SCRIPT LOAD. */
-	bank->out_cap = ((size_t)opts->tenants + 1) * BANK_CMD_MAX;
+	 * not yet written, behind an AUTH and a SCRIPT LOAD. */
+	bank->out_cap = ((size_t)opts->tenants + 1) * BANK_CMD_MAX +
+			BANK_AUTH_MAX;
 	bank->slots = calloc(opts->tenants, sizeof(*bank->slots));
 	bank->ring = calloc(bank->ring_cap, sizeof(*bank->ring));
 	bank->out = malloc(bank->out_cap);
@@ -716,6 +1049,9 @@ void cxp_bank_free(struct cxp_bank *bank)
 		close(bank->fd);
 	if (bank->reader != NULL)
 		redisReaderFree(bank->reader);
+	/* It held the AUTH command. */
+	if (bank->out != NULL)
+		explicit_bzero(bank->out, bank->out_cap);
 	free(bank->out);
 	free(bank->ring);
 	free(bank->slots);
@@ -809,34 +1145,19 @@ int cxp_bank_tick(struct cxp_bank *bank, uint64_t now_ns)
 	return 0;
 }
 
-static bool tenant_ok(const char *tenant, size_t *len)
-{
-	size_t i;
-
-	for (i = 0; i <= CXP_BANK_TENANT_MAX; i++) {
-		if (tenant[i] == '\0')
-			break;
-		if (tenant[i] <= ' ' || tenant[i] > '~')
-			return false;
-	}
-	if (i == 0 || i > CXP_BANK_TENANT_MAX)
-		return false;
-	*len = i;
-	return true;
-}
-
 int cxp_bank_request(struct cxp_bank *bank, uint32_t tenant_idx,
 		     const char *tenant, uint64_t rate_bps,
 		     uint64_t burst_bytes, uint64_t want_bytes,
 		     uint64_t now_ns)
 {
-	static const char pfx[] = CXP_BANK_KEY_PREFIX;
+	const char *pfx = prefix_of(&bank->opts);
 	struct bank_slot *sl;
-	size_t tlen;
+	size_t tlen, plen;
 	int ret;
 
 	if (tenant_idx >= bank->opts.tenants || tenant == NULL ||
-	    !tenant_ok(tenant, &tlen) || rate_bps == 0 ||
+	    !token_ok(tenant, CXP_BANK_TENANT_MAX, &tlen) ||
+	    !token_ok(pfx, CXP_BANK_PREFIX_MAX, &plen) || rate_bps == 0 ||
 	    rate_bps > CXP_BANK_RATE_MAX_BPS ||
 	    burst_bytes > CXP_BANK_BURST_MAX_BYTES ||
 	    want_bytes > CXP_BANK_BURST_MAX_BYTES)
@@ -844,13 +1165,24 @@ int cxp_bank_request(struct cxp_bank *bank, uint32_t tenant_idx,
 	sl = &bank->slots[tenant_idx];
 	if (sl->busy)
 		return -EBUSY;
+	/* Another tenant on this slot (a reload renumbered them): the old
+	 * one's errors are not this one's. */
+	if (sl->name_len != tlen || memcmp(sl->name, tenant, tlen) != 0) {
+		memset(&sl->st, 0, sizeof(sl->st));
+		sl->backoff_ns = 0;
+		sl->log_ns = 0;
+		memcpy(sl->name, tenant, tlen);
+		sl->name_len = (uint8_t)tlen;
+	}
+	if (sl->st.streak > 0 && now_ns < sl->st.retry_ns)
+		return -EAGAIN;
 	if (bank->state != CXP_BANK_UP) {
 		bank->stats.rejected++;
 		return -ENOTCONN;
 	}
-	memcpy(sl->key, pfx, sizeof(pfx) - 1);
-	memcpy(sl->key + sizeof(pfx) - 1, tenant, tlen);
-	sl->key_len = (uint8_t)(sizeof(pfx) - 1 + tlen);
+	memcpy(sl->key, pfx, plen);
+	memcpy(sl->key + plen, tenant, tlen);
+	sl->key_len = (uint8_t)(plen + tlen);
 	sl->rate_bps = rate_bps;
 	sl->burst_bytes = burst_bytes;
 	sl->want_bytes = want_bytes;
@@ -860,6 +1192,21 @@ int cxp_bank_request(struct cxp_bank *bank, uint32_t tenant_idx,
 	sl->busy = true;
 	bank->stats.requests++;
 	return 0;
+}
+
+void cxp_bank_tenant(const struct cxp_bank *bank, uint32_t tenant_idx,
+		     const char *tenant, struct cxp_bank_tenant *out)
+{
+	const struct bank_slot *sl;
+	size_t tlen;
+
+	memset(out, 0, sizeof(*out));
+	if (tenant_idx >= bank->opts.tenants || tenant == NULL ||
+	    !token_ok(tenant, CXP_BANK_TENANT_MAX, &tlen))
+		return;
+	sl = &bank->slots[tenant_idx];
+	if (sl->name_len == tlen && memcmp(sl->name, tenant, tlen) == 0)
+		*out = sl->st;
 }
 
 enum cxp_bank_state cxp_bank_state(const struct cxp_bank *bank)

@@ -15,8 +15,12 @@
  * Every request that cxp_bank_request() accepts ends in exactly one grant
  * callback: status 0 with the bytes granted and the bank's level after the
  * grant, or a negative errno:
- *   -EIO        the server answered with an error
+ *   -EIO        the server answered with an error (NOPERM, OOM, a script
+ *               error...)
  *   -EBADMSG    the reply had the wrong shape
+ *   -EUCLEAN    the tenant's key holds something no policer writes (not a
+ *               hash of two non-negative integers within the bounds below):
+ *               the key is left as it is, for the operator to look at
  *   -ETIMEDOUT  no reply within timeout_ns (the connection is then dropped:
  *               a late reply would be matched to the wrong request)
  *   -ENOTCONN   the connection was lost with the request outstanding
@@ -24,11 +28,27 @@
  * may call cxp_bank_request() (to ask again at once) but not
  * cxp_bank_free().
  *
- * The bank is UP once the server has loaded the script on a fresh
- * connection, and DOWN otherwise; while DOWN, requests fail at once and the
- * daemon runs its buckets on a static share. Reconnection backs off from
- * backoff_min_ns, doubling to backoff_max_ns, and starts again at the
- * minimum once UP.
+ * Errors of one tenant stay that tenant's: a request ending with -EIO,
+ * -EBADMSG or -EUCLEAN puts its slot in backoff (cxp_bank_request says
+ * -EAGAIN until it is over): backoff_min_ns at the first error, doubling
+ * per error up to backoff_max_ns, each wait drawn in [b/2, b] (jitter, so
+ * that hosts do not retry in step), back to the minimum after a grant. The
+ * first error of a run is logged with the server's words, then at most
+ * one line per tenant a minute, and all tenants together at most a few
+ * lines per ten seconds; a grant after errors is logged once. So an error
+ * storm costs at most one request per tenant per backoff, however fast the
+ * caller asks.
+ *
+ * The bank is UP once the server has accepted the credentials (AUTH, sent
+ * first on every connection when a password is set) and loaded the script
+ * on a fresh connection, and DOWN otherwise; while DOWN, requests fail at
+ * once and the daemon runs its buckets on a static share. Reconnection
+ * backs off from backoff_min_ns, doubling to backoff_max_ns, with the same
+ * jitter, and starts again at the minimum after the first grant of a
+ * connection (not merely once UP: a server that accepts and then fails
+ * every connection is retried ever more slowly). A refused AUTH, or a
+ * server that wants one when none is configured, is counted (auth_failures)
+ * and logged with the server's words at most once a minute.
  */
 #ifndef CXP_BANK_H
 #define CXP_BANK_H
@@ -50,7 +70,18 @@
 #define CXP_BANK_TTL_MAX_MS		1000000000000ULL
 #define CXP_BANK_TENANT_MAX		64	/* bytes in a tenant name */
 #define CXP_BANK_TENANTS_MAX		4096U	/* request slots */
-#define CXP_BANK_KEY_PREFIX		"conex:bank:"
+#define CXP_BANK_KEY_PREFIX		"conex:bank:"	/* the default */
+#define CXP_BANK_PREFIX_MAX		32	/* bytes in a key prefix */
+#define CXP_BANK_USER_MAX		64	/* bytes in an ACL user name */
+#define CXP_BANK_PASSWORD_MAX		512	/* bytes in a password */
+/*
+ * A stored balance above this (micro-bits: CXP_BANK_BURST_MAX_BYTES full)
+ * is absurd: no policer can have written it, and the key is corrupt
+ * (-EUCLEAN). A balance above the requester's own burst but within this
+ * is clamped to the burst (a burst lowered by a reload, or hosts that
+ * disagree for a while).
+ */
+#define CXP_BANK_TOKENS_MAX		(CXP_BANK_BURST_MAX_BYTES * 8000000ULL)
 
 enum cxp_bank_state {
 	CXP_BANK_DOWN = 0,
@@ -84,6 +115,25 @@ struct cxp_bank_opts {
 					 * 1..CXP_BANK_TTL_MAX_MS */
 	uint32_t	tenants;	/* slots: tenant_idx < tenants,
 					 * 1..CXP_BANK_TENANTS_MAX */
+	/*
+	 * Keys are key_prefix followed by the tenant's name; NULL for
+	 * CXP_BANK_KEY_PREFIX. 1..CXP_BANK_PREFIX_MAX printable ASCII
+	 * bytes without space. Read at every request.
+	 */
+	const char	*key_prefix;
+	/*
+	 * Credentials, sent as AUTH [user] password first on every
+	 * connection; NULL or "" for none (then user must be too). A user
+	 * is a Redis 6+ ACL user (1..CXP_BANK_USER_MAX printable bytes
+	 * without space); without one, AUTH is the default user's
+	 * (requirepass). The password is 1..CXP_BANK_PASSWORD_MAX bytes
+	 * without NUL, CR or LF. Both are read at every connection, not
+	 * copied: they must stay valid until cxp_bank_free(), and may be
+	 * changed between calls (a reload), taking effect at the next
+	 * connection.
+	 */
+	const char	*user;
+	const char	*password;
 	/* One call per finished request; status 0 or -errno (see above). */
 	void		(*on_grant)(void *arg, uint32_t tenant_idx, int status,
 				    uint64_t granted_bytes,
@@ -93,7 +143,8 @@ struct cxp_bank_opts {
 	void		*arg;
 };
 
-/* 200 ms timeout, 100 ms .. 5 s backoff, 1 h idle TTL, 256 tenants. */
+/* 200 ms timeout, 100 ms .. 5 s backoff, 1 h idle TTL, 256 tenants, the
+ * default prefix, no credentials. */
 void cxp_bank_opts_default(struct cxp_bank_opts *opts);
 
 struct cxp_bank_stats {
@@ -101,7 +152,13 @@ struct cxp_bank_stats {
 	uint64_t	rejected;	/* refused because the bank was DOWN */
 	uint64_t	grants;		/* requests ended with status 0 */
 	uint64_t	granted_bytes;
-	uint64_t	errors;		/* ended with -EIO or -EBADMSG */
+	uint64_t	errors;		/* ended with -EIO, -EBADMSG or
+					 * -EUCLEAN */
+	uint64_t	corrupt;	/* of those, -EUCLEAN */
+	uint64_t	backoffs;	/* tenant backoffs started or extended
+					 * (one per error above) */
+	uint64_t	auth_failures;	/* connections refused for their
+					 * credentials (or their lack) */
 	uint64_t	timeouts;	/* connects or replies too late, each
 					 * dropping the connection */
 	uint64_t	lost;		/* ended with -ENOTCONN or -ETIMEDOUT */
@@ -109,6 +166,14 @@ struct cxp_bank_stats {
 	uint64_t	connects;	/* connection attempts */
 	uint64_t	reconnects;	/* attempts after the first */
 	uint64_t	state_changes;
+};
+
+/* One slot's error state (cxp_bank_tenant). */
+struct cxp_bank_tenant {
+	uint64_t	errors;		/* as stats.errors, this slot's */
+	uint64_t	backoffs;
+	uint32_t	streak;		/* errors since its last grant */
+	uint64_t	retry_ns;	/* no request before this */
 };
 
 struct cxp_bank;
@@ -140,14 +205,17 @@ int cxp_bank_io(struct cxp_bank *bank, short revents, uint64_t now_ns);
 int cxp_bank_tick(struct cxp_bank *bank, uint64_t now_ns);
 
 /*
- * Asks for want_bytes from tenant's bucket (key CXP_BANK_KEY_PREFIX tenant)
- * of rate_bps and burst_bytes; the server grants min(want, available).
- * The request is queued and written when the fd is writable. Returns 0, or
+ * Asks for want_bytes from tenant's bucket (key key_prefix tenant) of
+ * rate_bps and burst_bytes; the server grants min(want, available). A want
+ * of 0 only checks the key (and refills it): a probe. The request is
+ * queued and written when the fd is writable. Returns 0, or
  *   -EINVAL    tenant_idx >= tenants, tenant empty, longer than
  *              CXP_BANK_TENANT_MAX or not printable ASCII without space,
  *              rate_bps 0 or above CXP_BANK_RATE_MAX_BPS, burst_bytes or
  *              want_bytes above CXP_BANK_BURST_MAX_BYTES
  *   -EBUSY     tenant_idx already has a request outstanding
+ *   -EAGAIN    tenant_idx is backing off after an error (see above); a
+ *              slot asked for by another tenant's name starts afresh
  *   -ENOTCONN  the bank is DOWN
  *   -ENOSPC    no room to queue it (not expected: cxp_bank_new sizes the
  *              buffers for one EVAL per tenant)
@@ -160,6 +228,13 @@ int cxp_bank_request(struct cxp_bank *bank, uint32_t tenant_idx,
 		     uint64_t now_ns);
 
 enum cxp_bank_state cxp_bank_state(const struct cxp_bank *bank);
+/*
+ * Slot tenant_idx's error state, if it was last asked for by tenant;
+ * zeros otherwise (also for an index out of range). streak > 0 means the
+ * tenant's last request failed on its own account (not a lost connection).
+ */
+void cxp_bank_tenant(const struct cxp_bank *bank, uint32_t tenant_idx,
+		     const char *tenant, struct cxp_bank_tenant *out);
 void cxp_bank_stats(const struct cxp_bank *bank, struct cxp_bank_stats *out);
 
 #endif

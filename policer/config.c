@@ -5,10 +5,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <conex/conf.h>
 #include <conex/parse.h>
@@ -29,6 +32,8 @@ void pol_config_init(struct pol_config *c)
 	c->mark = POL_MARK_DEFAULT;
 	c->mark_mask = UINT32_MAX;
 	c->bank_share_ppm = POL_BANK_SHARE_DEFAULT_PPM;
+	snprintf(c->bank_prefix, sizeof(c->bank_prefix), "%s",
+		 POL_BANK_PREFIX_DEFAULT);
 }
 
 int pol_config_tenant(const struct pol_config *c, const char *name)
@@ -396,12 +401,101 @@ static int set_protect(struct pol_config *c, int argc, char **argv, char *err,
 	return 0;
 }
 
+/*
+ * bank_password_file PATH: the token bank's password, the file's one line
+ * (a trailing newline is not part of it). A secret: the file must be a
+ * regular file of this daemon's user (root) that group and others can
+ * neither read nor write, as for the peers' key files.
+ */
+static int read_bank_password(struct pol_config *c, const char *path,
+			      char *err, size_t errlen)
+{
+	char buf[POL_BANK_PASSWORD_MAX + 2];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd, ret = -1;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(c->bank_password_file)) {
+		snprintf(err, errlen, "bank_password_file: '%s' is not an "
+			 "absolute path of at most %d bytes", path,
+			 POL_PATH_MAX - 1);
+		return -1;
+	}
+	/* O_NONBLOCK: a FIFO put there must not hang the daemon. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(err, errlen, "bank_password_file: %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "bank_password_file: %s: not a regular file",
+			 path);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "bank_password_file: %s: owned by uid %u, "
+			 "not by this daemon's user (uid %u): chown it",
+			 path, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen, "bank_password_file: %s: readable or "
+			 "writable by group or others (mode %04o), want 0600 or "
+			 "0400: it holds the token bank's password", path,
+			 (unsigned int)(st.st_mode & 07777));
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0) {
+		snprintf(err, errlen, "bank_password_file: %s: %s", path,
+			 strerror(errno));
+		goto out;
+	}
+	len = (size_t)n;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0 || len > POL_BANK_PASSWORD_MAX - 1) {
+		snprintf(err, errlen, "bank_password_file: %s: want one line of "
+			 "1..%d bytes", path, POL_BANK_PASSWORD_MAX - 1);
+		goto out;
+	}
+	if (memchr(buf, '\0', len) || memchr(buf, '\n', len) ||
+	    memchr(buf, '\r', len)) {
+		snprintf(err, errlen, "bank_password_file: %s: want one line "
+			 "(no NUL, CR or LF inside the password)", path);
+		goto out;
+	}
+	memcpy(c->bank_password, buf, len);
+	c->bank_password[len] = '\0';
+	snprintf(c->bank_password_file, sizeof(c->bank_password_file), "%s", path);
+	ret = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return ret;
+}
+
+/* bank_prefix: 1..32 of [A-Za-z0-9:._/-]. */
+static bool bank_prefix_ok(const char *v)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"abcdefghijklmnopqrstuvwxyz0123456789:._/-";
+	size_t n = strlen(v);
+
+	return n >= 1 && n < POL_BANK_PREFIX_MAX && strspn(v, alphabet) == n;
+}
+
 static bool scalar_key(const char *key)
 {
 	static const char *const keys[] = {
 		"host_id", "queue", "failure_policy", "local", "feedback_port",
 		"vxlan_port", "vni", "tunnel_dev", "tunnel_table", "tunnel_mark",
-		"redis", "bank_share", "metrics",
+		"redis", "bank_share", "bank_prefix", "bank_user",
+		"bank_password_file", "metrics",
 	};
 	size_t i;
 
@@ -493,6 +587,23 @@ static int set_scalar(struct pol_config *c, const char *key, const char *v,
 		if (cx_parse_u64(num, 1, 100, &x) < 0)
 			goto bad_share;
 		c->bank_share_ppm = (uint32_t)x * 10000;
+	} else if (strcmp(key, "bank_prefix") == 0) {
+		if (!bank_prefix_ok(v)) {
+			snprintf(err, errlen, "bank_prefix: bad prefix '%s' (1..%d "
+				 "of [A-Za-z0-9:._/-])", v, POL_BANK_PREFIX_MAX - 1);
+			return -1;
+		}
+		snprintf(c->bank_prefix, sizeof(c->bank_prefix), "%s", v);
+	} else if (strcmp(key, "bank_user") == 0) {
+		if (!cxd_conf_name_ok(v, POL_BANK_USER_MAX)) {
+			snprintf(err, errlen, "bank_user: bad user name '%s' (1..%d "
+				 "of [A-Za-z0-9._-@])", v, POL_BANK_USER_MAX - 1);
+			return -1;
+		}
+		snprintf(c->bank_user, sizeof(c->bank_user), "%s", v);
+	} else if (strcmp(key, "bank_password_file") == 0) {
+		if (read_bank_password(c, v, err, errlen) < 0)
+			return -1;
 	} else if (strcmp(key, "metrics") == 0) {
 		if (cxd_hostport_parse(v, &c->metrics) < 0) {
 			snprintf(err, errlen, "metrics: '%s' is not ADDRESS:PORT "
@@ -577,6 +688,17 @@ int pol_config_check(const struct pol_config *c, char *err, size_t errlen)
 				 c->tenants[i].name);
 			return -1;
 		}
+	}
+	if (c->bank_user[0] && !c->bank_password[0]) {
+		snprintf(err, errlen, "bank_user '%s' but no bank_password_file: "
+			 "an ACL user needs its password", c->bank_user);
+		return -1;
+	}
+	if (!c->redis_url[0] && (c->bank_password[0] || c->bank_user[0] ||
+				  strcmp(c->bank_prefix, POL_BANK_PREFIX_DEFAULT))) {
+		snprintf(err, errlen, "bank_password_file, bank_user or bank_prefix "
+			 "given but no 'redis': there is no token bank");
+		return -1;
 	}
 	if (strcmp(c->tun_dev, "lo") == 0) {
 		snprintf(err, errlen, "tunnel_dev: 'lo' is not a tunnel");

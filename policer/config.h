@@ -25,6 +25,10 @@
 #define POL_NAME_MAX		32	/* tenant names, NUL included */
 #define POL_KEY_BYTES		32
 #define POL_URL_MAX		256
+#define POL_BANK_PREFIX_MAX	33	/* bank_prefix, NUL included */
+#define POL_BANK_USER_MAX	65	/* bank_user, NUL included */
+#define POL_BANK_PASSWORD_MAX	513	/* bank_password_file's, NUL included */
+#define POL_PATH_MAX		256
 
 /* Defaults (pol_config_init). */
 #define POL_QUEUE_DEFAULT	1
@@ -35,6 +39,7 @@
 #define POL_TABLE_DEFAULT	4242	/* policy-routing table of the tunnel */
 #define POL_MARK_DEFAULT	0x4358	/* fwmark that steers into the tunnel */
 #define POL_BANK_SHARE_DEFAULT_PPM	500000	/* half the allowance while Redis is lost */
+#define POL_BANK_PREFIX_DEFAULT	"conex:bank:"	/* = CXP_BANK_KEY_PREFIX */
 #define POL_RAMP_DEFAULT_NS	(5ULL * 1000 * 1000)	/* see config.c */
 
 /* An address or prefix, network order; IPv4 in the first 4 octets. */
@@ -96,6 +101,10 @@ struct pol_config {
 	unsigned int n_protect;
 	char redis_url[POL_URL_MAX];	/* empty: local buckets */
 	uint32_t bank_share_ppm;
+	char bank_prefix[POL_BANK_PREFIX_MAX];	/* the bank's keys: prefix + tenant */
+	char bank_user[POL_BANK_USER_MAX];	/* "": AUTH as the default user */
+	char bank_password_file[POL_PATH_MAX];	/* "": no AUTH */
+	char bank_password[POL_BANK_PASSWORD_MAX];	/* its contents */
 	struct cxd_hostport metrics;	/* family 0: no /metrics endpoint */
 };
 

@@ -97,6 +97,10 @@ static const struct tenant_family {
 	{ "conex_policer_tenant_bank_errors_total", CXD_PROM_COUNTER,
 	  "Failed token requests to the Redis bank for the tenant.",
 	  RT(bank_errors) },
+	{ "conex_policer_tenant_bank_backoffs_total", CXD_PROM_COUNTER,
+	  "Errors of the tenant's own at the bank (its key corrupt, an error "
+	  "reply): each backs its requests off and runs it on bank_share.",
+	  RT(bank_backoffs) },
 	{ "conex_policer_tenant_charged_bytes_total", CXD_PROM_COUNTER,
 	  "Bytes drained from the bucket for passed packets' ConEx marks: per "
 	  "window, the larger of their credit and their re-echo.",
@@ -357,6 +361,15 @@ int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,
 	    "Tokens received from the bank.", host, bs.granted_bytes);
 	one(&p, "conex_policer_bank_errors_total", CXD_PROM_COUNTER,
 	    "Failed bank requests.", host, bs.errors);
+	one(&p, "conex_policer_bank_corrupt_keys_total", CXD_PROM_COUNTER,
+	    "Bank requests that found the tenant's key corrupt (left as it is).",
+	    host, bs.corrupt);
+	one(&p, "conex_policer_bank_backoffs_total", CXD_PROM_COUNTER,
+	    "Tenant backoffs started or extended after a failed bank request.",
+	    host, bs.backoffs);
+	one(&p, "conex_policer_bank_auth_failures_total", CXD_PROM_COUNTER,
+	    "Bank connections refused for their credentials.", host,
+	    bs.auth_failures);
 	one(&p, "conex_policer_bank_timeouts_total", CXD_PROM_COUNTER,
 	    "Bank requests that timed out.", host, bs.timeouts);
 	one(&p, "conex_policer_bank_reconnects_total", CXD_PROM_COUNTER,

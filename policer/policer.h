@@ -51,6 +51,7 @@ struct pol_tenant_rt {
 	bool bank_pending;		/* a token request is out */
 	uint64_t bank_grants;
 	uint64_t bank_errors;
+	uint64_t bank_backoffs;		/* errors of its own: backed off, on bank_share */
 };
 
 /* Counters of the daemon itself. */

@@ -72,6 +72,8 @@ static void tenant(struct cxd_out *o, const struct policer *pl, unsigned int i,
 	cxd_out_u64(o, "granted_bytes", c->granted_bytes);
 	cxd_out_u64(o, "bank_grants", t->bank_grants);
 	cxd_out_u64(o, "bank_errors", t->bank_errors);
+	cxd_out_u64(o, "bank_backoffs", t->bank_backoffs);
+	cxd_out_str(o, "bucket_mode", mode_name(t->pol.mode));
 	cxd_out_item_end(o);
 }
 
@@ -135,6 +137,9 @@ int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 	cxd_out_u64(&o, "bank_grants", bs.grants);
 	cxd_out_u64(&o, "bank_granted_bytes", bs.granted_bytes);
 	cxd_out_u64(&o, "bank_errors", bs.errors);
+	cxd_out_u64(&o, "bank_corrupt_keys", bs.corrupt);
+	cxd_out_u64(&o, "bank_backoffs", bs.backoffs);
+	cxd_out_u64(&o, "bank_auth_failures", bs.auth_failures);
 	cxd_out_u64(&o, "bank_timeouts", bs.timeouts);
 	cxd_out_u64(&o, "bank_reconnects", bs.reconnects);
 	cxd_out_u64(&o, "bank_fallbacks", pl->st.bank_fallbacks);

@@ -1,8 +1,10 @@
 /*
  * Token bank client (policer/bank.c) against a real redis-server started
- * per test on a unix socket in a private directory. Without
- * /usr/bin/redis-server the server tests say SKIP; the URL parser and the
- * argument checks need no server.
+ * per test on a unix socket in a private directory (with a password or an
+ * ACL user for the AUTH tests). Without /usr/bin/redis-server the server
+ * tests say SKIP; the URL parser, the argument checks and the fake-server
+ * tests (replies Redis would not give, AUTH framing, an error storm) need
+ * no server.
  */
 #include "cxtest.h"
 
@@ -31,14 +33,24 @@
 #define TENANTS		4
 #define START_WAIT_MS	5000
 #define BYTES_PER_S(rate_bps) ((rate_bps) / 8)
+#define EXTRA_MAX	24
+#define LOG_KEEP	4096
+
+/* The password and ACL user of the AUTH tests' servers. */
+#define PASS		"s3cret-Pass"
+#define ACL_USER	"conex-policer"
+#define ACL_PASS	"acl-Pass-2"
 
 struct fix {
 	char	dir[32];
 	char	sock[64];
 	char	url[80];
 	pid_t	pid;
+	const char *extra[EXTRA_MAX];	/* more redis-server arguments */
 	int	down_logs;
 	int	up_logs;
+	int	warnings;
+	char	log[LOG_KEEP];		/* the last warnings, one a line */
 };
 
 /* One client as the daemon would hold it, with what its callbacks saw. */
@@ -72,11 +84,49 @@ static void sleep_ms(unsigned int ms)
 static void log_sink(int level, const char *msg, void *arg)
 {
 	struct fix *f = arg;
+	size_t n, m = strlen(msg);
 
 	if (level == CX_LOG_WARNING && strstr(msg, "down") != NULL)
 		f->down_logs++;
 	if (level == CX_LOG_INFO && strstr(msg, " up") != NULL)
 		f->up_logs++;
+	if (level > CX_LOG_INFO)
+		return;
+	if (level == CX_LOG_WARNING)
+		f->warnings++;
+	/* The recent lines: start again when full. */
+	n = strlen(f->log);
+	if (m + 2 > sizeof(f->log))
+		return;
+	if (n + m + 2 > sizeof(f->log)) {
+		f->log[0] = '\0';
+		n = 0;
+	}
+	memcpy(f->log + n, msg, m);
+	f->log[n + m] = '\n';
+	f->log[n + m + 1] = '\0';
+}
+
+/* Lines of the captured log that contain all of a and b. */
+static int log_count(const struct fix *f, const char *a, const char *b)
+{
+	const char *p = f->log, *nl;
+	char line[CX_LOG_MSG_MAX + 1];
+	int n = 0;
+	size_t len;
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len > CX_LOG_MSG_MAX)
+			len = CX_LOG_MSG_MAX;
+		memcpy(line, p, len);
+		line[len] = '\0';
+		if (strstr(line, a) && (b == NULL || strstr(line, b)))
+			n++;
+		p += nl ? (size_t)(nl - p) + 1 : strlen(p);
+	}
+	return n;
 }
 
 static bool sock_ready(const char *path)
@@ -97,7 +147,11 @@ static bool sock_ready(const char *path)
 
 static void redis_start(struct fix *f)
 {
-	unsigned int i;
+	const char *argv[16 + EXTRA_MAX] = {
+		REDIS_BIN, "--port", "0", "--unixsocket", f->sock, "--save",
+		"", "--appendonly", "no", "--daemonize", "no", "--dir", f->dir,
+	};
+	unsigned int i, n = 13;
 	pid_t pid;
 	int fd;
 
@@ -110,9 +164,16 @@ static void redis_start(struct fix *f)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execl(REDIS_BIN, REDIS_BIN, "--port", "0", "--unixsocket",
-		      f->sock, "--save", "", "--appendonly", "no",
-		      "--daemonize", "no", "--dir", f->dir, (char *)NULL);
+		for (i = 0; i < EXTRA_MAX && f->extra[i] != NULL; i++)
+			argv[n++] = f->extra[i];
+		argv[n] = NULL;
+		{
+			char *args[16 + EXTRA_MAX];
+
+			/* execv's prototype wants them writable. */
+			memcpy(args, argv, sizeof(args));
+			execv(REDIS_BIN, args);
+		}
 		_exit(127);
 	}
 	f->pid = pid;
@@ -135,9 +196,27 @@ static void redis_stop(struct fix *f)
 	f->pid = 0;
 }
 
-static int setup(void **state)
+/* A server with a password for the default user (requirepass). */
+static const char *const extra_pass[] = {
+	"--requirepass", PASS, NULL,
+};
+
+/*
+ * A server whose default user is off and whose one user may do what the
+ * policer does, on its own keys only: the ACL conex-policer.conf(5)
+ * recommends (scripts' commands are checked against it too).
+ */
+static const char *const extra_acl[] = {
+	"--user", "default", "off", "--user", ACL_USER, "on", ">" ACL_PASS,
+	"~conex:bank:*", "resetchannels", "-@all", "+eval", "+evalsha",
+	"+script|load", "+time", "+type", "+hlen", "+hmget", "+hset",
+	"+pexpire", NULL,
+};
+
+static int setup_with(void **state, const char *const *extra)
 {
 	struct fix *f;
+	unsigned int i;
 
 	if (access(REDIS_BIN, X_OK) != 0) {
 		printf("SKIP: redis-server not installed\n");
@@ -146,6 +225,10 @@ static int setup(void **state)
 	}
 	f = calloc(1, sizeof(*f));
 	assert_non_null(f);
+	for (i = 0; extra != NULL && extra[i] != NULL; i++) {
+		assert_true(i < EXTRA_MAX - 1);
+		f->extra[i] = extra[i];
+	}
 	snprintf(f->dir, sizeof(f->dir), "/tmp/cxbank.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->sock, sizeof(f->sock), "%s/r.sock", f->dir);
@@ -155,6 +238,21 @@ static int setup(void **state)
 	cx_log_set_sink(log_sink, f);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, NULL);
+}
+
+static int setup_pass(void **state)
+{
+	return setup_with(state, extra_pass);
+}
+
+static int setup_acl(void **state)
+{
+	return setup_with(state, extra_acl);
 }
 
 static int teardown(void **state)
@@ -199,8 +297,16 @@ static void on_state(void *arg, enum cxp_bank_state st)
 		c->downs++;
 }
 
-static void cli_open(struct cli *c, const char *url, uint64_t timeout_ns,
-		     uint64_t backoff_min_ns, uint64_t backoff_max_ns)
+/* Options of a client: prefix, user and password may be NULL. */
+struct cli_auth {
+	const char	*prefix;
+	const char	*user;
+	const char	*password;
+};
+
+static void cli_open_auth(struct cli *c, const char *url, uint64_t timeout_ns,
+			  uint64_t backoff_min_ns, uint64_t backoff_max_ns,
+			  const struct cli_auth *a)
 {
 	struct cxp_bank_opts o;
 
@@ -213,8 +319,19 @@ static void cli_open(struct cli *c, const char *url, uint64_t timeout_ns,
 	o.on_grant = on_grant;
 	o.on_state = on_state;
 	o.arg = c;
+	if (a != NULL) {
+		o.key_prefix = a->prefix;
+		o.user = a->user;
+		o.password = a->password;
+	}
 	c->bank = cxp_bank_new(url, &o);
 	assert_non_null(c->bank);
+}
+
+static void cli_open(struct cli *c, const char *url, uint64_t timeout_ns,
+		     uint64_t backoff_min_ns, uint64_t backoff_max_ns)
+{
+	cli_open_auth(c, url, timeout_ns, backoff_min_ns, backoff_max_ns, NULL);
 }
 
 /* One turn of a daemon's loop over n clients, sleeping at most max_ms. */
@@ -265,6 +382,15 @@ static bool pump_until_done(struct cli *c, uint32_t idx, unsigned int done,
 	while (c->done[idx] < done && mono_ns() < end)
 		pump(&c, 1, 10);
 	return c->done[idx] >= done;
+}
+
+/* Pumps c for ms milliseconds. */
+static void pump_for(struct cli *c, unsigned int ms)
+{
+	uint64_t end = mono_ns() + ms * MS;
+
+	while (mono_ns() < end)
+		pump(&c, 1, 5);
 }
 
 /* Request and wait for the grant; returns the status. */
@@ -443,6 +569,57 @@ static void test_request_args(void **state)
 	o.timeout_ns = 0;
 	assert_null(cxp_bank_new("unix:/x", &o));
 	o.timeout_ns = 100 * MS;
+	/* Prefixes: 1..CXP_BANK_PREFIX_MAX printable bytes, no space. */
+	{
+		char longpfx[CXP_BANK_PREFIX_MAX + 2];
+		static const char *const bad_pfx[] = { "", "a b", "x\n",
+						       "\x7f" };
+		size_t k;
+
+		for (k = 0; k < CX_ARRAY_SIZE(bad_pfx); k++) {
+			o.key_prefix = bad_pfx[k];
+			errno = 0;
+			assert_null(cxp_bank_new("unix:/x", &o));
+			assert_int_equal(errno, EINVAL);
+		}
+		memset(longpfx, 'p', sizeof(longpfx) - 1);
+		longpfx[sizeof(longpfx) - 1] = '\0';
+		o.key_prefix = longpfx;
+		assert_null(cxp_bank_new("unix:/x", &o));
+		longpfx[CXP_BANK_PREFIX_MAX] = '\0';
+		c.bank = cxp_bank_new("unix:/x", &o);
+		assert_non_null(c.bank);
+		cxp_bank_free(c.bank);
+		o.key_prefix = NULL;
+	}
+	/* Credentials: a user needs a password; no CR or LF; bounded. */
+	{
+		char longpw[CXP_BANK_PASSWORD_MAX + 2];
+
+		o.user = "u";
+		assert_null(cxp_bank_new("unix:/x", &o));
+		o.password = "";
+		assert_null(cxp_bank_new("unix:/x", &o));
+		o.password = "pw\r\nFLUSHALL";
+		assert_null(cxp_bank_new("unix:/x", &o));
+		o.password = "pw";
+		o.user = "a user";
+		assert_null(cxp_bank_new("unix:/x", &o));
+		o.user = "u";
+		c.bank = cxp_bank_new("unix:/x", &o);
+		assert_non_null(c.bank);
+		cxp_bank_free(c.bank);
+		memset(longpw, 'w', sizeof(longpw) - 1);
+		longpw[sizeof(longpw) - 1] = '\0';
+		o.password = longpw;
+		assert_null(cxp_bank_new("unix:/x", &o));
+		longpw[CXP_BANK_PASSWORD_MAX] = '\0';
+		c.bank = cxp_bank_new("unix:/x", &o);
+		assert_non_null(c.bank);
+		cxp_bank_free(c.bank);
+		o.user = NULL;
+		o.password = NULL;
+	}
 
 	c.bank = cxp_bank_new("unix:/nonexistent/r.sock", &o);
 	assert_non_null(c.bank);
@@ -482,11 +659,23 @@ static void test_request_args(void **state)
 					  CXP_BANK_BURST_MAX_BYTES,
 					  CXP_BANK_BURST_MAX_BYTES, now),
 			 -ENOTCONN);
-	/* Connecting to a missing socket fails and schedules a retry. */
+	/* Connecting to a missing socket fails and schedules a retry, with
+	 * jitter: within [min / 2, min]. */
 	assert_true(cxp_bank_tick(c.bank, now) < 0);
 	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
-	assert_int_equal(cxp_bank_next_ns(c.bank), now + o.backoff_min_ns);
+	assert_in_range(cxp_bank_next_ns(c.bank), now + o.backoff_min_ns / 2,
+			now + o.backoff_min_ns);
 	assert_int_equal(cxp_bank_tick(c.bank, now + 1), 0);
+	/* No error of its own: a slot's state is zero, and nothing for an
+	 * index out of range. */
+	{
+		struct cxp_bank_tenant bt;
+
+		cxp_bank_tenant(c.bank, 0, "t", &bt);
+		assert_int_equal(bt.streak + bt.errors + bt.backoffs, 0);
+		cxp_bank_tenant(c.bank, TENANTS, "t", &bt);
+		assert_int_equal(bt.streak + bt.errors + bt.backoffs, 0);
+	}
 	cxp_bank_free(c.bank);
 	cxp_bank_free(NULL);
 }
@@ -553,6 +742,11 @@ static void fake_send(struct fake *fk, const char *s, size_t len)
 	assert_int_equal(send(fk->cfd, s, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
+static void fake_sends(struct fake *fk, const char *s)
+{
+	fake_send(fk, s, strlen(s));
+}
+
 #define FAKE_SHA "0123456789abcdef0123456789abcdef01234567"
 
 /* Connects c to the fake and answers its SCRIPT LOAD with reply. */
@@ -584,6 +778,7 @@ static const struct reply_vec reply_vecs[] = {
 	{ "nothing left", "*2\r\n:0\r\n:0\r\n", 0, 0, 0, false },
 	{ "server error", "-ERR boom\r\n", -EIO, 0, 0, false },
 	{ "script error", "-ERR user_script:1: oops\r\n", -EIO, 0, 0, false },
+	{ "grant after errors", "*2\r\n:1\r\n:2\r\n", 0, 1, 2, false },
 	{ "granted above want", "*2\r\n:101\r\n:0\r\n", -EBADMSG, 0, 0,
 	  false },
 	{ "negative grant", "*2\r\n:-1\r\n:0\r\n", -EBADMSG, 0, 0, false },
@@ -599,6 +794,13 @@ static const struct reply_vec reply_vecs[] = {
 	{ "bare integer", ":5\r\n", -EBADMSG, 0, 0, false },
 	{ "status", "+OK\r\n", -EBADMSG, 0, 0, false },
 	{ "nil", "$-1\r\n", -EBADMSG, 0, 0, false },
+	{ "grant after more", "*2\r\n:3\r\n:4\r\n", 0, 3, 4, false },
+	{ "corrupt key", "-CXBANK key is a string, not a hash\r\n", -EUCLEAN,
+	  0, 0, false },
+	{ "permission", "-NOPERM no permissions to access a key\r\n", -EIO,
+	  0, 0, false },
+	{ "not authenticated", "-NOAUTH Authentication required.\r\n",
+	  -ENOTCONN, 0, 0, true },
 	{ "protocol garbage", "?what\r\n", -ENOTCONN, 0, 0, true },
 	{ "two replies for one", "*2\r\n:1\r\n:1\r\n:1\r\n", 0, 1, 1, true },
 };
@@ -626,9 +828,11 @@ static void test_fake_replies(void **state)
 	struct fake *fk = *state;
 	const struct reply_vec *v;
 	struct cxp_bank_stats st;
+	struct cxp_bank_tenant bt;
 	struct fix logs;
 	struct cli c;
-	size_t i, k, len;
+	size_t i, k, len, n_grants = 0, n_lost = 0, n_corrupt = 0;
+	unsigned int streak = 0;
 
 	(void)state;
 	memset(&logs, 0, sizeof(logs));
@@ -675,11 +879,33 @@ static void test_fake_replies(void **state)
 			assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
 		else
 			assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_UP);
+		/* The tenant's own error backs its slot off (and only then):
+		 * asked again before the retry time, it is refused at once. */
+		cxp_bank_tenant(c.bank, 0, "fake", &bt);
+		if (v->status == 0)
+			streak = 0;
+		else if (v->status != -ENOTCONN)
+			streak++;
+		assert_int_equal(bt.streak, streak);
+		if (v->status != 0 && v->status != -ENOTCONN) {
+			assert_int_equal(cxp_bank_request(c.bank, 0, "fake",
+							  8000, 1000, 100,
+							  bt.retry_ns - 1),
+					 -EAGAIN);
+			sleep_ms(2);
+		}
+		n_grants += v->status == 0;
+		n_lost += v->status == -ENOTCONN;
+		n_corrupt += v->status == -EUCLEAN;
 	}
 	cxp_bank_stats(c.bank, &st);
-	assert_int_equal(st.grants, 4);
-	assert_int_equal(st.errors, CX_ARRAY_SIZE(reply_vecs) - 4 - 1);
-	assert_int_equal(st.lost, 1);
+	assert_int_equal(st.grants, n_grants);
+	assert_int_equal(st.errors, CX_ARRAY_SIZE(reply_vecs) - n_grants -
+			 n_lost);
+	assert_int_equal(st.backoffs, st.errors);
+	assert_int_equal(st.corrupt, n_corrupt);
+	assert_int_equal(st.lost, n_lost);
+	assert_int_equal(st.auth_failures, 1);
 
 	/* NOSCRIPT makes the client send the script itself, once. */
 	if (cxp_bank_state(c.bank) != CXP_BANK_UP) {
@@ -698,6 +924,22 @@ static void test_fake_replies(void **state)
 	assert_int_equal(c.status[1], -EIO);
 	cxp_bank_stats(c.bank, &st);
 	assert_int_equal(st.noscript, 1);
+	/*
+	 * A tenant's errors are logged with the server's words, the first
+	 * of each run (the runs start at "server error", "granted above
+	 * want" and "corrupt key"; NOSCRIPT's is the slot 1's first); a
+	 * grant after errors once. A lost connection is not the tenant's.
+	 */
+	assert_int_equal(log_count(&logs, "tenant fake: the server answered",
+				   "ERR boom"), 1);
+	assert_int_equal(log_count(&logs, "tenant fake: malformed reply",
+				   "(grant 101, level 0)"), 1);
+	assert_int_equal(log_count(&logs, "tenant fake: key conex:bank:fake "
+				   "is corrupt", "CXBANK key is a string"), 1);
+	assert_int_equal(log_count(&logs, "tenant fake: ", "in a row"), 4);
+	assert_int_equal(log_count(&logs, "tenant fake: grants again after",
+				   NULL), 3);
+	assert_int_equal(log_count(&logs, "wants a password", "NOAUTH"), 1);
 
 	/* A SCRIPT LOAD answered with anything but a sha is no bank. */
 	fake_send(fk, ":1\r\n", 4);	/* unsolicited: dropped */
@@ -715,10 +957,208 @@ static void test_fake_replies(void **state)
 	sleep_ms(2);
 	fake_connect(fk, &c, "$40\r\n" FAKE_SHA "\r\n");
 	assert_true(pump_until_state(&c, CXP_BANK_UP, 500 * MS));
-	/* Three outages (garbage, an extra reply, the unsolicited one whose
-	 * two failed reloads add nothing): one line each way per outage. */
-	assert_int_equal(logs.down_logs, 3);
-	assert_int_equal(logs.up_logs, 3);
+	/* Four outages (NOAUTH, garbage, an extra reply, the unsolicited one
+	 * whose two failed reloads add nothing): one line each way per
+	 * outage. */
+	assert_int_equal(logs.down_logs, 4);
+	assert_int_equal(logs.up_logs, 4);
+	cxp_bank_free(c.bank);
+}
+
+/* Everything the client writes within a few turns of its loop. */
+static size_t fake_take(struct fake *fk, struct cli *c, char *buf, size_t cap)
+{
+	size_t total = 0;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		pump(&c, 1, 1);
+	while (total + 1 < cap &&
+	       (n = recv(fk->cfd, buf + total, cap - 1 - total,
+			 MSG_DONTWAIT)) > 0)
+		total += (size_t)n;
+	buf[total] = '\0';
+	return total;
+}
+
+/* Ticks c into a connection and accepts it. */
+static void fake_accept(struct fake *fk, struct cli *c)
+{
+	cxp_bank_tick(c->bank, mono_ns());
+	if (fk->cfd >= 0)
+		close(fk->cfd);
+	fk->cfd = accept4(fk->lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(fk->cfd >= 0);
+}
+
+#define LOAD_CMD "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n"
+
+/*
+ * AUTH is the first command on every connection, before SCRIPT LOAD and
+ * any request; a password changed by its owner between connections is
+ * the one sent next; a refused AUTH is counted, logged with the server's
+ * words, and the connection dropped; the next one presents it again.
+ */
+static void test_fake_auth(void **state)
+{
+	static const char first[] = "*3\r\n$4\r\nAUTH\r\n$5\r\nconex\r\n$2\r\n"
+				    "pw\r\n" LOAD_CMD;
+	static const char second[] = "*3\r\n$4\r\nAUTH\r\n$5\r\nconex\r\n$3\r\n"
+				     "pw2\r\n" LOAD_CMD;
+	struct fake *fk = *state;
+	struct cxp_bank_stats st;
+	char password[16] = "pw";
+	char buf[8192];
+	struct fix logs;
+	struct cli c;
+	size_t n;
+
+	memset(&logs, 0, sizeof(logs));
+	cx_log_init("test_bank", true, CX_LOG_INFO);
+	cx_log_set_sink(log_sink, &logs);
+	cli_open_auth(&c, fk->url, 500 * MS, 1 * MS, 1 * MS,
+		      &(struct cli_auth){ NULL, "conex", password });
+	fake_accept(fk, &c);
+	n = fake_take(fk, &c, buf, sizeof(buf));
+	assert_true(n > sizeof(first));
+	assert_memory_equal(buf, first, sizeof(first) - 1);
+	/* Nothing can be asked before the server has said yes twice. */
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
+	assert_int_equal(cxp_bank_request(c.bank, 0, "t", 8000, 1000, 100,
+					  mono_ns()), -ENOTCONN);
+	fake_sends(fk, "+OK\r\n$40\r\n" FAKE_SHA "\r\n");
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 500 * MS));
+	assert_int_equal(cxp_bank_request(c.bank, 0, "t", 8000, 1000, 100,
+					  mono_ns()), 0);
+	n = fake_take(fk, &c, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "EVALSHA"));
+	assert_null(strstr(buf, "AUTH"));
+	fake_sends(fk, "*2\r\n:5\r\n:7\r\n");
+	assert_true(pump_until_done(&c, 0, 1, 500 * MS));
+	assert_int_equal(c.status[0], 0);
+
+	/* Lost; the owner changes the password; the next connection
+	 * presents the new one first, and a refusal drops it. */
+	close(fk->cfd);
+	fk->cfd = -1;
+	assert_true(pump_until_state(&c, CXP_BANK_DOWN, 500 * MS));
+	snprintf(password, sizeof(password), "pw2");
+	sleep_ms(2);
+	fake_accept(fk, &c);
+	fake_take(fk, &c, buf, sizeof(buf));
+	assert_memory_equal(buf, second, sizeof(second) - 1);
+	fake_sends(fk, "-WRONGPASS invalid username-password pair or user is "
+		   "disabled.\r\n");
+	pump_for(&c, 20);
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
+	cxp_bank_stats(c.bank, &st);
+	assert_int_equal(st.auth_failures, 1);
+	assert_int_equal(log_count(&logs, "AUTH refused", "WRONGPASS invalid "
+				   "username-password pair"), 1);
+	/* The password never reaches the log. */
+	assert_null(strstr(logs.log, "pw2"));
+
+	/* Again, and accepted. */
+	sleep_ms(2);
+	fake_accept(fk, &c);
+	fake_take(fk, &c, buf, sizeof(buf));
+	assert_memory_equal(buf, second, sizeof(second) - 1);
+	fake_sends(fk, "+OK\r\n$40\r\n" FAKE_SHA "\r\n");
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 500 * MS));
+	assert_int_equal(c.ups, 2);
+	cxp_bank_free(c.bank);
+}
+
+/*
+ * A server that answers every request with an error, to a caller that
+ * asks for every tenant at every turn of a fast loop (as a daemon whose
+ * packets keep it busy would): each tenant's requests back off, so the
+ * requests that reach the server stay bounded (at most one per backoff,
+ * the backoff doubling to its cap), the connection is not dropped for a
+ * tenant's error, and the log gets one line per tenant.
+ */
+static void test_error_storm(void **state)
+{
+	static const char *const names[TENANTS] = { "s0", "s1", "s2", "s3" };
+	const uint64_t bmin = 10 * MS, bmax = 80 * MS, span = 1000 * MS;
+	struct fake *fk = *state;
+	struct cxp_bank_stats st;
+	uint64_t t0, attempts = 0, max_req, min_req, cum, b;
+	char buf[65536], carry[8] = "", *p;
+	unsigned int answered = 0, k;
+	struct fix logs;
+	struct cli c;
+	ssize_t n;
+	size_t clen;
+	uint32_t i;
+
+	memset(&logs, 0, sizeof(logs));
+	cx_log_init("test_bank", true, CX_LOG_INFO);
+	cx_log_set_sink(log_sink, &logs);
+	cli_open(&c, fk->url, 500 * MS, bmin, bmax);
+	fake_connect(fk, &c, "$40\r\n" FAKE_SHA "\r\n");
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 500 * MS));
+	t0 = mono_ns();
+	while (mono_ns() - t0 < span) {
+		for (i = 0; i < TENANTS; i++, attempts++)
+			(void)cxp_bank_request(c.bank, i, names[i], 8000, 1000,
+					       100, mono_ns());
+		pump(&(struct cli *){ &c }, 1, 1);
+		/* The server: an error for each request read so far. */
+		clen = strlen(carry);
+		memcpy(buf, carry, clen);
+		n = recv(fk->cfd, buf + clen, sizeof(buf) - clen - 1,
+			 MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		buf[clen + (size_t)n] = '\0';
+		for (p = buf; (p = strstr(p, "EVALSHA")) != NULL; p += 7) {
+			fake_sends(fk, "-ERR storm\r\n");
+			answered++;
+		}
+		/* A name cut between two reads is counted with the next
+		 * (six bytes cannot hold a whole one, nor start another
+		 * inside the tail of one). */
+		clen = clen + (size_t)n;
+		k = clen < 6 ? (unsigned int)clen : 6;
+		memcpy(carry, buf + clen - k, k);
+		carry[k] = '\0';
+	}
+	pump_for(&c, 20);
+	cxp_bank_stats(c.bank, &st);
+	/* Bounds per tenant: waits of at least b/2 with b = 10, 20, 40,
+	 * 80, 80... ms; and at most b with the same b. */
+	for (cum = 0, b = bmin, max_req = 1; cum + b / 2 <= span; max_req++) {
+		cum += b / 2;
+		b = b * 2 > bmax ? bmax : b * 2;
+	}
+	for (cum = 0, b = bmin, min_req = 0; cum + b + 20 * MS <= span;
+	     min_req++) {
+		cum += b + 20 * MS;	/* a turn of the loop, a round trip */
+		b = b * 2 > bmax ? bmax : b * 2;
+	}
+	print_message("error storm: %llu calls, %llu requests (%u answered) "
+		      "in %llu ms; bound %llu..%llu per tenant\n",
+		      (unsigned long long)attempts,
+		      (unsigned long long)st.requests, answered,
+		      (unsigned long long)(span / MS),
+		      (unsigned long long)min_req,
+		      (unsigned long long)max_req);
+	assert_true(attempts > 50 * st.requests);
+	assert_true(st.requests <= TENANTS * max_req);
+	assert_true(st.requests >= TENANTS * min_req);
+	assert_int_equal(st.errors, st.backoffs);
+	assert_true(st.errors + TENANTS >= st.requests);
+	assert_int_equal(st.connects, 1);
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_UP);
+	for (i = 0; i < TENANTS; i++) {
+		char who[32];
+
+		snprintf(who, sizeof(who), "tenant %s:", names[i]);
+		assert_int_equal(log_count(&logs, who, "ERR storm"), 1);
+	}
+	assert_true(logs.warnings <= TENANTS);
 	cxp_bank_free(c.bank);
 }
 
@@ -1054,12 +1494,349 @@ static void test_server_stalled(void **state)
 	cxp_bank_free(c.bank);
 }
 
+/* --- authentication, corrupt keys, prefix (redis-server) --------------- */
+
+static redisReply *cmd_argv(redisContext *rc, int argc,
+			    const char *const *argv)
+{
+	const char *a[8];
+	redisReply *r;
+
+	assert_true(argc > 0 && argc <= 8);
+	memcpy(a, argv, (size_t)argc * sizeof(a[0]));
+	r = redisCommandArgv(rc, argc, a, NULL);
+
+	assert_non_null(r);
+	return r;
+}
+
+static bool reply_is_error(const redisReply *r, const char *prefix)
+{
+	return r->type == REDIS_REPLY_ERROR &&
+	       strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * requirepass: a client that presents nothing (as an attacker on the
+ * bank's network would) can neither read nor write a tenant's key; the
+ * policer's client without a password, or with a wrong one, never comes
+ * UP, counts it, says so once and backs off; with the password it works.
+ */
+static void test_auth_password(void **state)
+{
+	const char *get[] = { "HGETALL", "conex:bank:auth" };
+	const char *set[] = { "HSET", "conex:bank:auth", "tok", "0", "us", "0" };
+	const char *del[] = { "DEL", "conex:bank:auth" };
+	const char *auth[] = { "AUTH", PASS };
+	struct cxp_bank_stats st;
+	redisContext *rc;
+	redisReply *r;
+	struct cli c;
+	struct fix *f;
+	size_t i;
+
+	NEED_REDIS(state);
+	f = *state;
+	rc = redisConnectUnix(f->sock);
+	assert_true(rc != NULL && rc->err == 0);
+	for (i = 0; i < 3; i++) {
+		const char **argv = i == 0 ? get : i == 1 ? set : del;
+
+		r = cmd_argv(rc, i == 1 ? 6 : 2, argv);
+		assert_true(reply_is_error(r, "NOAUTH"));
+		freeReplyObject(r);
+	}
+
+	/* No password: SCRIPT LOAD meets NOAUTH. */
+	cli_open(&c, f->url, 200 * MS, 20 * MS, 160 * MS);
+	pump_for(&c, 1000);
+	cxp_bank_stats(c.bank, &st);
+	print_message("no password: %llu connects, %llu auth failures in 1 s\n",
+		      (unsigned long long)st.connects,
+		      (unsigned long long)st.auth_failures);
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
+	assert_int_equal(c.ups, 0);
+	assert_true(st.auth_failures >= 3);
+	/* Every try refused but the one perhaps still under way. */
+	assert_in_range(st.connects - st.auth_failures, 0, 1);
+	/* Backoff 20..160 ms with jitter: at most 16 tries in a second. */
+	assert_true(st.connects <= 16);
+	assert_int_equal(log_count(f, "wants a password: set "
+				   "bank_password_file", "NOAUTH"), 1);
+	assert_int_equal(f->down_logs, 1);
+	cxp_bank_free(c.bank);
+
+	/* A wrong password. */
+	cli_open_auth(&c, f->url, 200 * MS, 20 * MS, 160 * MS,
+		      &(struct cli_auth){ NULL, NULL, "not-" PASS });
+	pump_for(&c, 500);
+	cxp_bank_stats(c.bank, &st);
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
+	assert_true(st.auth_failures >= 2);
+	assert_int_equal(log_count(f, "AUTH refused: check bank_user and "
+				   "bank_password_file", "WRONGPASS"), 1);
+	assert_null(strstr(f->log, "not-" PASS));
+	cxp_bank_free(c.bank);
+
+	/* The right one. */
+	cli_open_auth(&c, f->url, 200 * MS, 20 * MS, 160 * MS,
+		      &(struct cli_auth){ NULL, NULL, PASS });
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 2000 * MS));
+	assert_int_equal(ask(&c, 0, "auth", 8000, 10000, 4000), 0);
+	assert_int_equal(c.granted[0], 4000);
+	cxp_bank_stats(c.bank, &st);
+	assert_int_equal(st.auth_failures, 0);
+	cxp_bank_free(c.bank);
+
+	/* Only with the password does the key show. */
+	r = cmd_argv(rc, 2, get);
+	assert_true(reply_is_error(r, "NOAUTH"));
+	freeReplyObject(r);
+	r = cmd_argv(rc, 2, auth);
+	assert_int_equal(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	r = cmd_argv(rc, 2, get);
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(r->elements, 4);
+	freeReplyObject(r);
+	redisFree(rc);
+}
+
+/*
+ * A Redis 6+ ACL user limited to the bank's keys and the commands of the
+ * script (the ACL of conex-policer.conf(5)), the default user off: the
+ * client works as that user, a wrong user or the default one is refused,
+ * and a prefix outside the user's keys is the tenant's error (NOPERM),
+ * backed off, while the connection stays UP.
+ */
+static void test_auth_acl(void **state)
+{
+	const char *get[] = { "HGETALL", "conex:bank:acl" };
+	struct cxp_bank_stats st;
+	redisContext *rc;
+	redisReply *r;
+	struct fix *f;
+	struct cli c;
+
+	NEED_REDIS(state);
+	f = *state;
+	cli_open_auth(&c, f->url, 200 * MS, 20 * MS, 160 * MS,
+		      &(struct cli_auth){ NULL, ACL_USER, ACL_PASS });
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 2000 * MS));
+	assert_int_equal(ask(&c, 0, "acl", 8000, 10000, 4000), 0);
+	assert_int_equal(c.granted[0], 4000);
+	assert_int_equal(ask(&c, 0, "acl", 8000, 10000, 4000), 0);
+	assert_in_range(c.granted[0], 4000, 4100);
+	cxp_bank_free(c.bank);
+
+	cli_open_auth(&c, f->url, 200 * MS, 20 * MS, 160 * MS,
+		      &(struct cli_auth){ NULL, "nobody", ACL_PASS });
+	pump_for(&c, 300);
+	cxp_bank_stats(c.bank, &st);
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
+	assert_true(st.auth_failures >= 1);
+	cxp_bank_free(c.bank);
+	cli_open_auth(&c, f->url, 200 * MS, 20 * MS, 160 * MS,
+		      &(struct cli_auth){ NULL, NULL, ACL_PASS });
+	pump_for(&c, 300);
+	cxp_bank_stats(c.bank, &st);
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_DOWN);
+	assert_true(st.auth_failures >= 1);
+	cxp_bank_free(c.bank);
+
+	cli_open_auth(&c, f->url, 200 * MS, 20 * MS, 160 * MS,
+		      &(struct cli_auth){ "other:", ACL_USER, ACL_PASS });
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 2000 * MS));
+	assert_int_equal(ask(&c, 0, "acl", 8000, 10000, 4000), -EIO);
+	assert_int_equal(cxp_bank_request(c.bank, 0, "acl", 8000, 10000, 4000,
+					  mono_ns()), -EAGAIN);
+	cxp_bank_stats(c.bank, &st);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(st.backoffs, 1);
+	assert_int_equal(cxp_bank_state(c.bank), CXP_BANK_UP);
+	assert_int_equal(log_count(f, "tenant acl: the server answered",
+				   "NOPERM"), 1);
+	cxp_bank_free(c.bank);
+
+	/* Without credentials nothing is readable (the default user is
+	 * off). */
+	rc = redisConnectUnix(f->sock);
+	assert_true(rc != NULL && rc->err == 0);
+	r = cmd_argv(rc, 2, get);
+	assert_true(reply_is_error(r, "NOAUTH"));
+	freeReplyObject(r);
+	redisFree(rc);
+}
+
+/* What a key may hold that no policer writes. */
+struct corrupt_vec {
+	const char	*name;
+	int		argc;
+	const char	*argv[8];	/* argv[1] is the key */
+};
+
+#define KA "conex:bank:ca"
+static const struct corrupt_vec corrupt_vecs[] = {
+	{ "a string", 3, { "SET", KA, "junk" } },
+	{ "a list", 3, { "RPUSH", KA, "1" } },
+	{ "a set", 3, { "SADD", KA, "1" } },
+	{ "tok not a number", 6, { "HSET", KA, "tok", "abc", "us", "1" } },
+	{ "tok negative", 6, { "HSET", KA, "tok", "-5", "us", "1" } },
+	{ "tok fraction", 6, { "HSET", KA, "tok", "1.5", "us", "1" } },
+	{ "tok exponent", 6, { "HSET", KA, "tok", "1e9", "us", "1" } },
+	{ "tok blank", 6, { "HSET", KA, "tok", " 12", "us", "1" } },
+	{ "tok hex", 6, { "HSET", KA, "tok", "0x10", "us", "1" } },
+	{ "tok empty", 6, { "HSET", KA, "tok", "", "us", "1" } },
+	{ "tok 17 digits", 6, { "HSET", KA, "tok", "12345678901234567",
+				"us", "1" } },
+	{ "tok absurd", 6, { "HSET", KA, "tok", "8000000000000001",
+			     "us", "1" } },
+	{ "us negative", 6, { "HSET", KA, "tok", "5", "us", "-1" } },
+	{ "us 2^53", 6, { "HSET", KA, "tok", "5", "us",
+			  "9007199254740992" } },
+	{ "us missing", 4, { "HSET", KA, "tok", "5" } },
+	{ "tok missing", 6, { "HSET", KA, "us", "1", "tok2", "5" } },
+	{ "an extra field", 8, { "HSET", KA, "tok", "5", "us", "1", "x",
+				 "y" } },
+};
+
+/*
+ * Each corruption of tenant ca's key: its request ends with -EUCLEAN,
+ * counted, its slot backs off, the key is left exactly as it was, and
+ * tenant cb (another key, asked in the same moment) is granted as
+ * always. One log line for the whole run of errors. Once the key is
+ * gone, ca starts afresh; a balance above its burst but not absurd is
+ * only cut to the burst.
+ */
+static void test_corrupt_key(void **state)
+{
+	const char *dump[] = { "DUMP", KA }, *del[] = { "DEL", KA };
+	const char *pttl[] = { "PTTL", KA };
+	const uint64_t rate = 8000, burst = 10000;
+	struct cxp_bank_stats st;
+	struct cxp_bank_tenant bt;
+	redisReply *r, *before;
+	redisContext *rc;
+	struct fix *f;
+	struct cli c;
+	size_t i;
+	char tok[32];
+
+	NEED_REDIS(state);
+	f = *state;
+	rc = redisConnectUnix(f->sock);
+	assert_true(rc != NULL && rc->err == 0);
+	cli_open(&c, f->url, 500 * MS, 1 * MS, 1 * MS);
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 2000 * MS));
+	for (i = 0; i < CX_ARRAY_SIZE(corrupt_vecs); i++) {
+		const struct corrupt_vec *v = &corrupt_vecs[i];
+
+		freeReplyObject(cmd_argv(rc, 2, del));
+		r = cmd_argv(rc, v->argc, v->argv);
+		assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+		freeReplyObject(r);
+		before = cmd_argv(rc, 2, dump);
+		assert_int_equal(before->type, REDIS_REPLY_STRING);
+		sleep_ms(2);
+		/* Both at once: one tenant's bad key, the other's good one. */
+		assert_int_equal(cxp_bank_request(c.bank, 0, "ca", rate, burst,
+						  100, mono_ns()), 0);
+		assert_int_equal(cxp_bank_request(c.bank, 1, "cb", rate, burst,
+						  100, mono_ns()), 0);
+		assert_true(pump_until_done(&c, 0, (unsigned int)i + 1,
+					    2000 * MS));
+		assert_true(pump_until_done(&c, 1, (unsigned int)i + 1,
+					    2000 * MS));
+		expect_ret(v->name, c.status[0], -EUCLEAN);
+		assert_int_equal(c.status[1], 0);
+		assert_int_equal(c.granted[1], 100);
+		cxp_bank_tenant(c.bank, 0, "ca", &bt);
+		assert_int_equal(bt.streak, i + 1);
+		cxp_bank_tenant(c.bank, 1, "cb", &bt);
+		assert_int_equal(bt.streak, 0);
+		/* Left as it was, expiry included. */
+		r = cmd_argv(rc, 2, dump);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		assert_int_equal(r->len, before->len);
+		assert_memory_equal(r->str, before->str, r->len);
+		freeReplyObject(r);
+		freeReplyObject(before);
+		r = cmd_argv(rc, 2, pttl);
+		assert_int_equal(r->integer, -1);
+		freeReplyObject(r);
+	}
+	cxp_bank_stats(c.bank, &st);
+	assert_int_equal(st.corrupt, CX_ARRAY_SIZE(corrupt_vecs));
+	assert_int_equal(st.errors, CX_ARRAY_SIZE(corrupt_vecs));
+	assert_int_equal(st.backoffs, CX_ARRAY_SIZE(corrupt_vecs));
+	assert_int_equal(st.grants, CX_ARRAY_SIZE(corrupt_vecs));
+	assert_int_equal(st.connects, 1);
+	assert_int_equal(log_count(f, "tenant ca: key conex:bank:ca is "
+				   "corrupt", "CXBANK"), 1);
+	assert_int_equal(log_count(f, "tenant cb", NULL), 0);
+
+	/* Gone: a fresh, full bucket. */
+	freeReplyObject(cmd_argv(rc, 2, del));
+	sleep_ms(2);
+	assert_int_equal(ask(&c, 0, "ca", rate, burst, burst), 0);
+	assert_int_equal(c.granted[0], burst);
+	assert_int_equal(log_count(f, "tenant ca: grants again after 17 "
+				   "errors", NULL), 1);
+
+	/* Above the burst (a burst lowered since), below absurd: cut. */
+	snprintf(tok, sizeof(tok), "%llu",
+		 (unsigned long long)((burst + 1000) * 8000000));
+	{
+		const char *hs[] = { "HSET", KA, "tok", tok, "us", "1" };
+
+		freeReplyObject(cmd_argv(rc, 2, del));
+		freeReplyObject(cmd_argv(rc, 6, hs));
+	}
+	assert_int_equal(ask(&c, 0, "ca", rate, burst, burst), 0);
+	assert_int_equal(c.granted[0], burst);
+	assert_int_equal(c.level[0], 0);
+	redisFree(rc);
+	cxp_bank_free(c.bank);
+}
+
+/* key_prefix: the keys are the prefix's, and only those. */
+static void test_prefix(void **state)
+{
+	const char *ex[] = { "EXISTS", "cx-test:pfx" };
+	const char *ex_default[] = { "EXISTS", "conex:bank:pfx" };
+	redisContext *rc;
+	redisReply *r;
+	struct fix *f;
+	struct cli c;
+
+	NEED_REDIS(state);
+	f = *state;
+	cli_open_auth(&c, f->url, 500 * MS, 50 * MS, 400 * MS,
+		      &(struct cli_auth){ "cx-test:", NULL, NULL });
+	assert_true(pump_until_state(&c, CXP_BANK_UP, 2000 * MS));
+	assert_int_equal(ask(&c, 0, "pfx", 8000, 10000, 100), 0);
+	rc = redisConnectUnix(f->sock);
+	assert_true(rc != NULL && rc->err == 0);
+	r = cmd_argv(rc, 2, ex);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	r = cmd_argv(rc, 2, ex_default);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	redisFree(rc);
+	cxp_bank_free(c.bank);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_parse),
 		cmocka_unit_test(test_request_args),
 		cmocka_unit_test_setup_teardown(test_fake_replies, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_auth, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_error_storm, fake_setup,
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_grant_within_available,
 						setup, teardown),
@@ -1074,6 +1851,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_stalled, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_auth_password, setup_pass,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_auth_acl, setup_acl,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_key, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_prefix, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
