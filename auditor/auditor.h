@@ -13,6 +13,7 @@
 #include "common/nfq.h"
 #include "tunnel.h"
 
+struct cxd_ctl;
 struct cxd_metrics_feed;
 
 struct aud_dp_stats {
@@ -37,7 +38,7 @@ struct auditor {
 	struct cx_log_ratelimit sanction_rl;
 	uint64_t rand_state;		/* xorshift64*, seeded from getrandom */
 	uint64_t start_mono_ns;
-	int ctl_fd;
+	struct cxd_ctl *ctl;		/* control socket (common/ctl.h) */
 	struct cxd_metrics_feed *metrics;	/* NULL without `metrics` (metrics.c) */
 	const char *config_path;	/* re-read by reload */
 	uint64_t reloads;

@@ -17,7 +17,7 @@ $(AUD_OBJS): CPPFLAGS += -Iauditor $(COMMON_CPPFLAGS)
 
 $(AUD_BIN): $(AUD_OBJS) $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lmicrohttpd -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lm
 
 $(AUD_DIR)/conex-auditor.service: auditor/conex-auditor.service.in $(PATHS_STAMP)
 	$(call msg,GEN,$@)

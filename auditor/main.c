@@ -41,7 +41,7 @@
 #define RESOLVE_EVERY_NS	(5ULL * 1000000000ULL)
 #define SANCTION_LOG_BURST	10
 #define SANCTION_LOG_INTERVAL_NS	(1000000000ULL)
-/* Control socket @conex-auditor: one auditor per network namespace. */
+/* Control socket conex-auditor: one auditor per network namespace. */
 #define CTL_NAME		"conex-auditor"
 #define CTL_MSG_MAX		(64 * 1024)
 /* Turns of reading before the loop looks at timers and the control socket. */
@@ -257,13 +257,21 @@ static const struct cxd_ctl_cmd ctl_cmds[] = {
 	{ "reload", 0, 0, false, ctl_reload },
 };
 
-static void serve_ctl(struct auditor *a)
+static void serve_ctl(struct auditor *a, const struct pollfd *pfd)
 {
 	static char buf[CTL_MSG_MAX];
 
-	cxd_ctl_serve(a->ctl_fd, ctl_cmds, sizeof(ctl_cmds) / sizeof(ctl_cmds[0]),
+	cxd_ctl_serve(a->ctl, pfd, aud_now_ns(), ctl_cmds,
+		      sizeof(ctl_cmds) / sizeof(ctl_cmds[0]),
 		      a, buf, sizeof(buf));
 }
+
+/* The loop's poll slots. */
+enum {
+	PFD_NFQ,
+	PFD_CTL,
+	PFD_N = PFD_CTL + CXD_CTL_POLLFDS,
+};
 
 /*
  * Single-threaded loop. SIGINT/SIGTERM stay blocked except inside ppoll(),
@@ -272,10 +280,7 @@ static void serve_ctl(struct auditor *a)
  */
 static int run(struct auditor *a, const sigset_t *waitmask)
 {
-	struct pollfd pfd[2] = {
-		{ .fd = cxd_nfq_fd(a->nfq), .events = POLLIN },
-		{ .fd = a->ctl_fd, .events = POLLIN },
-	};
+	struct pollfd pfd[PFD_N];
 	uint64_t now_ns, next_resolve_ns = 0;
 	struct timespec ts;
 	char err[512];
@@ -314,15 +319,18 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 		ms = turn == RX_TURNS_MAX ? 0 : aud_tun_timeout_ms(&a->tun, now_ns);
 		if (ms < 0 || ms > TICK_MS)
 			ms = TICK_MS;
+		ms = cxd_ctl_timeout_ms(a->ctl, aud_now_ns(), ms);
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-		ret = ppoll(pfd, 2, &ts, waitmask);
+		pfd[PFD_NFQ] = (struct pollfd){ .fd = cxd_nfq_fd(a->nfq), .events = POLLIN };
+		cxd_ctl_pollfds(a->ctl, &pfd[PFD_CTL]);
+		ret = ppoll(pfd, PFD_N, &ts, waitmask);
 		if (ret < 0 && errno != EINTR) {
 			cx_log_warn("ppoll");
 			return EXIT_FAILURE;
 		}
-		if (ret > 0 && (pfd[1].revents & POLLIN))
-			serve_ctl(a);
+		/* Every turn: it also drops clients whose request is late. */
+		serve_ctl(a, &pfd[PFD_CTL]);
 	}
 	cx_log_info("signal %d: removing rules and unbinding", (int)stop_signal);
 	return 0;
@@ -395,7 +403,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "conex-auditor: out of memory\n");
 		return EXIT_FAILURE;
 	}
-	a->ctl_fd = -1;
 	a->tun.fd4 = a->tun.fd6 = -1;
 	a->config_path = opts.config;
 	ret = load_config(&a->cfg, opts.config);
@@ -405,8 +412,8 @@ int main(int argc, char **argv)
 	cx_log_init("conex-auditor", opts.foreground, opts.debug ? CX_LOG_DEBUG : CX_LOG_INFO);
 
 	/* The lock comes first: a second instance must not touch the rules. */
-	a->ctl_fd = cxd_daemon_start("conex-auditor", CTL_NAME, &waitmask, on_signal);
-	if (a->ctl_fd < 0)
+	if (cxd_daemon_start(&a->ctl, "conex-auditor", CTL_NAME, &waitmask,
+			     on_signal) < 0)
 		goto out_free;
 	if (getrandom(&sk, sizeof(sk), 0) != (ssize_t)sizeof(sk) ||
 	    getrandom(&a->rand_state, sizeof(a->rand_state), 0) !=
@@ -473,7 +480,7 @@ out_fini_tun:
 	aud_tun_fini(&a->tun);
 	cx_audit_free(a->audit);
 out_close_ctl:
-	close(a->ctl_fd);
+	cxd_ctl_free(a->ctl);
 out_free:
 	free(a);
 	return ret;

@@ -270,6 +270,7 @@ int aud_metrics_format(const struct auditor *a, uint64_t now_ns, char *buf,
 	const struct cxd_nfq_stats *q = &a->nfq->st;
 	char host[HOST_STRLEN] = "";
 	struct cx_audit_counters c;
+	struct cxd_metrics_stats ms;
 	struct cxd_prom_label lv[3];
 	struct cxd_prom p;
 	const char *name;
@@ -344,6 +345,16 @@ int aud_metrics_format(const struct auditor *a, uint64_t now_ns, char *buf,
 		   "Configuration reloads, by result (ok, error: refused).", host,
 		   "result", reload_results, v, 2);
 	}
+	cxd_metrics_feed_stats(a->metrics, &ms);
+	one(&p, "conex_auditor_metrics_connections_total", CXD_PROM_COUNTER,
+	    "Connections accepted by this /metrics endpoint.", host, ms.accepted);
+	one(&p, "conex_auditor_metrics_refused_connections_total", CXD_PROM_COUNTER,
+	    "Connections to /metrics closed unserved for want of room (the one "
+	    "reading its request the longest goes first).", host, ms.refused);
+	one(&p, "conex_auditor_metrics_timed_out_connections_total", CXD_PROM_COUNTER,
+	    "Connections to /metrics closed at their deadline: the request not "
+	    "in 2 s, or the reply not out 10 s, after the accept.", host,
+	    ms.timed_out);
 	return cxd_prom_end(&p);
 }
 

@@ -26,3 +26,11 @@ $(O)/tests/unit/test_prom.o: CPPFLAGS += $(COMMON_CPPFLAGS)
 $(O)/tests/unit/test_prom: $(O)/tests/unit/test_prom.o $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lsodium -lm
+
+# test_ctl and test_conffile: the control socket and the configuration
+# loader, against real sockets and files.
+$(O)/tests/unit/test_ctl.o $(O)/tests/unit/test_conffile.o: CPPFLAGS += $(COMMON_CPPFLAGS)
+$(O)/tests/unit/test_ctl $(O)/tests/unit/test_conffile: $(O)/tests/unit/%: \
+		$(O)/tests/unit/%.o $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

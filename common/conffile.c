@@ -2,6 +2,10 @@
  * Configuration files (see conffile.h). Reading stops at CX_CONF_TEXT_MAX
  * bytes: a longer file breaks the line-count or line-length limit anyway,
  * so no file the limits accept is refused for its size.
+ *
+ * A reload reads the file on the daemon's packet loop: only a regular
+ * file is read, opened without waiting (a FIFO or a device in its place
+ * would block the loop, and SIGTERM with it, until someone writes).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,13 +30,27 @@ static int read_text(const char *path, char **textp, size_t *lenp, char *err,
 {
 	size_t len = 0, cap = 0;
 	char *text = NULL, *bigger;
+	struct stat st;
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto err_free;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto err_free;
+	}
+	if (st.st_size > (off_t)CX_CONF_TEXT_MAX) {
+		snprintf(err, errlen, "%s: longer than %zu bytes", path,
+			 CX_CONF_TEXT_MAX);
+		goto err_free;
 	}
 	/* Each turn reads at least one byte or ends: at most TEXT_MAX + 1 turns. */
 	for (;;) {

@@ -1,7 +1,5 @@
 /* The start of a host daemon (see daemon.h). */
-#include <errno.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <conex/log.h>
 
@@ -9,31 +7,23 @@
 #include "daemon.h"
 #include "sig.h"
 
-int cxd_daemon_start(const char *prog, const char *ctl_name,
-		     sigset_t *waitmask, void (*on_signal)(int))
+int cxd_daemon_start(struct cxd_ctl **ctl, const char *prog,
+		     const char *ctl_name, sigset_t *waitmask,
+		     void (*on_signal)(int))
 {
-	int fd;
-
-	fd = cxd_ctl_listen(ctl_name);
-	if (fd == -EADDRINUSE) {
-		cx_log_warnx("another %s is already running here", prog);
+	if (cxd_ctl_take(ctl, prog, "here", ctl_name) < 0)
 		return -1;
-	}
-	if (fd < 0) {
-		errno = -fd;
-		cx_log_warn("control socket");
-		return -1;
-	}
 	if (cxd_sig_init(waitmask, on_signal, true) < 0) {
 		cx_log_warn("signals");
-		goto out_close;
+		goto err_free;
 	}
 	if (sodium_init() < 0) {
 		cx_log_warnx("libsodium initialisation failed");
-		goto out_close;
+		goto err_free;
 	}
-	return fd;
-out_close:
-	close(fd);
+	return 0;
+err_free:
+	cxd_ctl_free(*ctl);
+	*ctl = NULL;
 	return -1;
 }

@@ -36,7 +36,7 @@
 #define EXIT_USAGE	2
 #define TICK_MS		1000
 #define REAP_EVERY_NS	(5ULL * 1000000000ULL)
-/* Control socket @conex-marker.<ifname>: one marker per interface and namespace. */
+/* Control socket conex-marker.<ifname>: one marker per interface and namespace. */
 #define CTL_PREFIX	"conex-marker."
 #define CTL_NAME_MAX	(sizeof(CTL_PREFIX) + IF_NAMESIZE)
 #define CTL_MSG_MAX	4096
@@ -48,7 +48,7 @@ struct marker_ctx {
 	struct cxm_config cfg;
 	struct cxm_dp dp;
 	struct cxm_accecn accecn;	/* `accecn yes`: cx_accecn registered */
-	int ctl_fd;
+	struct cxd_ctl *ctl;		/* control socket (common/ctl.h) */
 	uint64_t next_reap_ns;
 	const char *conf_path;		/* --config, or NULL for the default */
 	const char *dev;		/* --dev, or NULL */
@@ -355,45 +355,44 @@ fail:
 	return -1;
 }
 
-static void serve_ctl(struct marker_ctx *ctx)
+/* The control requests: "stats json|text", "reload"; root only (common/ctl.c). */
+static int ctl_stats(void *arg, int argc, char **argv, char *buf, size_t len)
 {
+	struct marker_ctx *ctx = arg;
 	struct cxm_stats st;
-	char buf[CTL_MSG_MAX], req[CXD_CTL_REQ_MAX], err[512];
-	bool json;
-	uid_t uid;
-	int cfd, n;
+	int n;
 
-	cfd = cxd_ctl_accept_req(ctx->ctl_fd, req, sizeof(req), &uid);
-	if (cfd < 0) {
-		if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
-			cx_log_debug("control socket: %s", strerror(-cfd));
-		return;
-	}
-	/* Abstract sockets have no file mode: the peer's uid is the check. */
-	if (uid != 0) {
-		n = snprintf(buf, sizeof(buf), "error: permission denied: the "
-			     "control socket is root-only\n");
-	} else if (strcmp(req, "stats json") == 0 || strcmp(req, "stats text") == 0) {
-		json = req[6] == 'j';
-		n = cxm_stats_collect(&ctx->dp, &ctx->dc, now_mono_ns(), &st);
-		if (n == 0)
-			n = cxm_stats_format(&st, ctx->cfg.ifname, json, buf,
-					     sizeof(buf));
-		if (n < 0) {
-			cx_log_warnx("stats: %s", strerror(-n));
-			n = snprintf(buf, sizeof(buf), "error: %s\n", strerror(-n));
-		}
-	} else if (strcmp(req, "reload") == 0) {
-		if (reload(ctx, err, sizeof(err)) < 0)
-			n = snprintf(buf, sizeof(buf), "error: %s\n", err);
-		else
-			n = snprintf(buf, sizeof(buf), "ok\n");
-	} else {
-		n = snprintf(buf, sizeof(buf), "error: usage: unknown request\n");
-	}
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		n = (int)strlen(buf);
-	cxd_ctl_reply(cfd, buf, (size_t)n);
+	(void)argc;
+	n = cxm_stats_collect(&ctx->dp, &ctx->dc, now_mono_ns(), &st);
+	if (n == 0)
+		n = cxm_stats_format(&st, ctx->cfg.ifname, argv[1][0] == 'j', buf, len);
+	if (n < 0)
+		cx_log_warnx("stats: %s", strerror(-n));
+	return n;
+}
+
+static int ctl_reload(void *arg, int argc, char **argv, char *buf, size_t len)
+{
+	char err[512];
+
+	(void)argc;
+	(void)argv;
+	if (reload(arg, err, sizeof(err)) < 0)
+		return snprintf(buf, len, "error: %s\n", err);
+	return snprintf(buf, len, "ok\n");
+}
+
+static const struct cxd_ctl_cmd ctl_cmds[] = {
+	{ "stats", 1, 1, true, ctl_stats },
+	{ "reload", 0, 0, false, ctl_reload },
+};
+
+static void serve_ctl(struct marker_ctx *ctx, const struct pollfd *pfd)
+{
+	char buf[CTL_MSG_MAX];
+
+	cxd_ctl_serve(ctx->ctl, pfd, now_mono_ns(), ctl_cmds,
+		      sizeof(ctl_cmds) / sizeof(ctl_cmds[0]), ctx, buf, sizeof(buf));
 }
 
 /* `accecn yes`: cx_accecn registered and made the namespace's default. */
@@ -464,27 +463,29 @@ static void reap(struct marker_ctx *ctx, uint64_t now_ns)
  */
 static int run(struct marker_ctx *ctx, const sigset_t *waitmask)
 {
-	static const struct timespec tick = {
-		TICK_MS / 1000, (long)(TICK_MS % 1000) * 1000000L
-	};
-	struct pollfd pfd = { .fd = ctx->ctl_fd, .events = POLLIN };
+	struct pollfd pfd[CXD_CTL_POLLFDS];
+	struct timespec tick;
 	char err[512];
-	int n;
+	int n, ms;
 
 	while (!stop_signal) {
 		if (reload_signal) {
 			reload_signal = 0;
 			(void)reload(ctx, err, sizeof(err));
 		}
-		n = ppoll(&pfd, 1, &tick, waitmask);
+		cxd_ctl_pollfds(ctx->ctl, pfd);
+		ms = cxd_ctl_timeout_ms(ctx->ctl, now_mono_ns(), TICK_MS);
+		tick.tv_sec = ms / 1000;
+		tick.tv_nsec = (long)(ms % 1000) * 1000000L;
+		n = ppoll(pfd, CXD_CTL_POLLFDS, &tick, waitmask);
 		if (n < 0 && errno != EINTR) {
 			cx_log_warn("ppoll");
 			return EXIT_FAILURE;
 		}
 		if (stop_signal)
 			break;
-		if (n > 0 && (pfd.revents & POLLIN))
-			serve_ctl(ctx);
+		/* Every turn: it also drops clients whose request is late. */
+		serve_ctl(ctx, pfd);
 		reap(ctx, now_mono_ns());
 	}
 	cx_log_info("signal %d: detaching from %s", (int)stop_signal, ctx->cfg.ifname);
@@ -503,7 +504,7 @@ int main(int argc, char **argv)
 	};
 	struct marker_ctx ctx;
 	sigset_t waitmask;
-	char err[512], name[CTL_NAME_MAX];
+	char err[512], name[CTL_NAME_MAX], where[IF_NAMESIZE + 8];
 	bool foreground = false, debug = false;
 	int ch, ret;
 
@@ -512,7 +513,6 @@ int main(int argc, char **argv)
 		return cmd_client(argc - 1, argv + 1);
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.ctl_fd = -1;
 	cxm_accecn_init(&ctx.accecn);
 	while ((ch = getopt_long(argc, argv, "c:d:fDh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -544,17 +544,9 @@ int main(int argc, char **argv)
 
 	/* The lock comes first: a second instance must not touch the device. */
 	snprintf(name, sizeof(name), "%s%s", CTL_PREFIX, ctx.cfg.ifname);
-	ctx.ctl_fd = cxd_ctl_listen(name);
-	if (ctx.ctl_fd == -EADDRINUSE) {
-		cx_log_warnx("another conex-marker is already running on %s",
-			     ctx.cfg.ifname);
+	snprintf(where, sizeof(where), "on %s", ctx.cfg.ifname);
+	if (cxd_ctl_take(&ctx.ctl, "conex-marker", where, name) < 0)
 		return EXIT_FAILURE;
-	}
-	if (ctx.ctl_fd < 0) {
-		errno = -ctx.ctl_fd;
-		cx_log_warn("control socket");
-		return EXIT_FAILURE;
-	}
 	if (cxd_sig_init(&waitmask, on_signal, true) < 0) {
 		cx_log_warn("sigaction");
 		ret = EXIT_FAILURE;
@@ -594,6 +586,6 @@ int main(int argc, char **argv)
 out_close_dp:
 	cxm_dp_close(&ctx.dp);
 out_close_ctl:
-	close(ctx.ctl_fd);
+	cxd_ctl_free(ctx.ctl);
 	return ret;
 }

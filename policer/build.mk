@@ -19,7 +19,7 @@ MAN5    += policer/conex-policer.conf.5
 
 $(POL_BIN): $(POL_OBJS) $(COMMON_OBJS) $(LIBCONEX)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lhiredis -lmicrohttpd -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lnetfilter_queue -lmnl -lsodium -lhiredis -lm
 
 $(POL_DIR)/conex-policer.service: policer/conex-policer.service.in $(PATHS_STAMP)
 	$(call msg,GEN,$@)

@@ -46,7 +46,7 @@
 #define RESOLVE_EVERY_NS	(5ULL * 1000000000ULL)
 #define SPOOF_LOG_BURST		5
 #define SPOOF_LOG_INTERVAL_NS	(10ULL * 1000000000ULL)
-/* Control socket @conex-policer: one policer per network namespace. */
+/* Control socket conex-policer: one policer per network namespace. */
 #define CTL_NAME		"conex-policer"
 #define CTL_MSG_MAX		(64 * 1024)
 #define RX_TURNS_MAX		64
@@ -351,14 +351,24 @@ static const struct cxd_ctl_cmd ctl_cmds[] = {
 	{ "reload", 0, 0, false, ctl_reload },
 };
 
-static void serve_ctl(struct policer *pl, const char *path)
+static void serve_ctl(struct policer *pl, const char *path,
+		      const struct pollfd *pfd)
 {
 	static char buf[CTL_MSG_MAX];
 	struct ctl_ctx c = { pl, path };
 
-	cxd_ctl_serve(pl->ctl_fd, ctl_cmds, sizeof(ctl_cmds) / sizeof(ctl_cmds[0]),
-		      &c, buf, sizeof(buf));
+	cxd_ctl_serve(pl->ctl, pfd, pol_now_ns(), ctl_cmds,
+		      sizeof(ctl_cmds) / sizeof(ctl_cmds[0]), &c, buf, sizeof(buf));
 }
+
+/* The loop's poll slots. */
+enum {
+	PFD_NFQ,
+	PFD_FB,
+	PFD_BANK,
+	PFD_CTL,
+	PFD_N = PFD_CTL + CXD_CTL_POLLFDS,
+};
 
 /*
  * Single-threaded loop. SIGINT/SIGTERM/SIGHUP stay blocked except inside
@@ -366,11 +376,11 @@ static void serve_ctl(struct policer *pl, const char *path)
  */
 static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 {
-	struct pollfd pfd[4];
+	struct pollfd pfd[PFD_N];
 	uint64_t now_ns, next_resolve_ns = 0;
 	struct timespec ts;
 	char err[512];
-	int turn, ret, ms, nfd;
+	int turn, ret, ms;
 
 	while (!stop_signal) {
 		for (turn = 0; turn < RX_TURNS_MAX; turn++) {
@@ -402,30 +412,30 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 		cxd_sig_poll(waitmask);
 		if (stop_signal)
 			break;
-		nfd = 0;
-		pfd[nfd++] = (struct pollfd){ .fd = cxd_nfq_fd(pl->nfq), .events = POLLIN };
-		pfd[nfd++] = (struct pollfd){ .fd = pl->ctl_fd, .events = POLLIN };
-		pfd[nfd++] = (struct pollfd){ .fd = pl->fb_fd, .events = POLLIN };
-		pfd[nfd++] = (struct pollfd){
+		pfd[PFD_NFQ] = (struct pollfd){ .fd = cxd_nfq_fd(pl->nfq), .events = POLLIN };
+		pfd[PFD_FB] = (struct pollfd){ .fd = pl->fb_fd, .events = POLLIN };
+		pfd[PFD_BANK] = (struct pollfd){
 			.fd = pl->bank ? cxp_bank_fd(pl->bank) : -1,
 			.events = pl->bank ? cxp_bank_events(pl->bank) : 0,
 		};
+		cxd_ctl_pollfds(pl->ctl, &pfd[PFD_CTL]);
 		ms = turn == RX_TURNS_MAX ? 0 : pl->bank ? BANK_TICK_MS : TICK_MS;
+		ms = cxd_ctl_timeout_ms(pl->ctl, pol_now_ns(), ms);
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-		ret = ppoll(pfd, (nfds_t)nfd, &ts, waitmask);
+		ret = ppoll(pfd, PFD_N, &ts, waitmask);
 		if (ret < 0 && errno != EINTR) {
 			cx_log_warn("ppoll");
 			return EXIT_FAILURE;
 		}
+		/* Every turn: it also drops clients whose request is late. */
+		serve_ctl(pl, path, &pfd[PFD_CTL]);
 		if (ret <= 0)
 			continue;
-		if (pfd[1].revents & POLLIN)
-			serve_ctl(pl, path);
-		if (pfd[2].revents & POLLIN)
+		if (pfd[PFD_FB].revents & POLLIN)
 			pol_fb_receive(pl, pol_now_ns());
-		if (pl->bank && pfd[3].revents)
-			cxp_bank_io(pl->bank, pfd[3].revents, pol_now_ns());
+		if (pl->bank && pfd[PFD_BANK].revents)
+			cxp_bank_io(pl->bank, pfd[PFD_BANK].revents, pol_now_ns());
 	}
 	cx_log_info("signal %d: removing hooks and unbinding", (int)stop_signal);
 	return 0;
@@ -489,14 +499,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "conex-policer: out of memory\n");
 		return EXIT_FAILURE;
 	}
-	pl->ctl_fd = -1;
 	pl->fb_fd = -1;
 	ret = EXIT_FAILURE;
 	cx_log_init("conex-policer", opts.foreground, opts.debug ? CX_LOG_DEBUG : CX_LOG_INFO);
 
 	/* The lock comes first: a second instance must not touch the hooks. */
-	pl->ctl_fd = cxd_daemon_start("conex-policer", CTL_NAME, &waitmask, on_signal);
-	if (pl->ctl_fd < 0)
+	if (cxd_daemon_start(&pl->ctl, "conex-policer", CTL_NAME, &waitmask,
+			     on_signal) < 0)
 		goto out_free;
 	if (getrandom(&pl->rand_state, sizeof(pl->rand_state), 0) !=
 	    (ssize_t)sizeof(pl->rand_state)) {
@@ -566,7 +575,7 @@ out_bank:
 out_fb:
 	pol_fb_close(pl);
 out_close_ctl:
-	close(pl->ctl_fd);
+	cxd_ctl_free(pl->ctl);
 out_free:
 	free(pl);
 	return ret;

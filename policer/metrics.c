@@ -295,6 +295,7 @@ int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,
 	static const char *const reload_results[] = { "ok", "error" };
 	const struct cxd_nfq_stats *q = &pl->nfq->st;
 	char host[HOST_STRLEN] = "";
+	struct cxd_metrics_stats ms;
 	struct cxp_bank_stats bs;
 	struct cxd_prom p;
 
@@ -396,6 +397,16 @@ int pol_metrics_format(const struct policer *pl, uint64_t now_ns, char *buf,
 	one(&p, "conex_policer_allowance_changes_total", CXD_PROM_COUNTER,
 	    "Allowances changed at run time (set-allowance).", host,
 	    pl->st.allowance_changes);
+	cxd_metrics_feed_stats(pl->metrics, &ms);
+	one(&p, "conex_policer_metrics_connections_total", CXD_PROM_COUNTER,
+	    "Connections accepted by this /metrics endpoint.", host, ms.accepted);
+	one(&p, "conex_policer_metrics_refused_connections_total", CXD_PROM_COUNTER,
+	    "Connections to /metrics closed unserved for want of room (the one "
+	    "reading its request the longest goes first).", host, ms.refused);
+	one(&p, "conex_policer_metrics_timed_out_connections_total", CXD_PROM_COUNTER,
+	    "Connections to /metrics closed at their deadline: the request not "
+	    "in 2 s, or the reply not out 10 s, after the accept.", host,
+	    ms.timed_out);
 	return cxd_prom_end(&p);
 }
 

@@ -18,6 +18,7 @@
 #include "config.h"
 
 struct cxp_bank;
+struct cxd_ctl;
 struct cxd_metrics_feed;
 
 /* Why a packet was dropped (per tenant). */
@@ -81,7 +82,7 @@ struct policer {
 	struct pol_tenant_rt tenants[POL_TENANTS_MAX];
 	uint32_t guest_ifindex[POL_GUESTS_MAX];
 	struct cxd_nfq *nfq;
-	int ctl_fd;
+	struct cxd_ctl *ctl;		/* control socket (common/ctl.h) */
 	int fb_fd;			/* -1 without a tunnel */
 	struct pol_fb_peer *fb_peers;	/* cfg.n_peers of them */
 	struct cx_fb_stats fb_stats;

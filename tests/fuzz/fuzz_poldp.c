@@ -135,7 +135,6 @@ static void setup(struct policer *pl)
 		if (cx_police_init(&pl->tenants[i].pol, &pc, pl->mode, T0_NS) < 0)
 			__builtin_trap();
 	}
-	pl->ctl_fd = -1;
 	pl->fb_fd = -1;
 	pl->rand_state = 0x9e3779b97f4a7c15ULL;
 	if (cx_log_ratelimit_init(&pl->spoof_rl, 5, 10ULL * 1000 * 1000 * 1000,

@@ -47,11 +47,12 @@ def ctl_json(node, root, *args):
 	return json.loads(cp.stdout)
 
 
+# A daemon's control socket: /run/conex/NAME.netINODE (conexctl(8), FILES).
 RAW = textwrap.dedent("""\
-	import socket, sys
+	import os, socket, sys
 	s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 	s.settimeout(3)
-	s.connect("\\0" + sys.argv[1])
+	s.connect(f"/run/conex/{sys.argv[1]}.net{os.stat('/proc/self/ns/net').st_ino}")
 	s.send(bytes.fromhex(sys.argv[2]))
 	sys.stdout.write(s.recv(65536).decode(errors="replace"))
 	""")

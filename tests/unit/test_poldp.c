@@ -159,7 +159,6 @@ static struct policer *pl_new(bool tunnel)
 		assert_int_equal(cx_police_init(&pl->tenants[i].pol, &pc, pl->mode,
 						clock_ns), 0);
 	}
-	pl->ctl_fd = -1;
 	pl->fb_fd = tunnel ? FAKE_FB_FD : -1;
 	pl->rand_state = SEED;
 	pl->start_mono_ns = clock_ns;

@@ -1,8 +1,8 @@
 /*
  * conexctl: one command line over the control sockets of the conex
- * daemons in this network namespace (common/ctl.h): @conex-policer,
- * @conex-auditor and @conex-marker.IFNAME. It asks for the text replies
- * (reply.h) and prints them as tables or, with -j, as JSON.
+ * daemons in this network namespace (common/ctl.h): conex-policer,
+ * conex-auditor and conex-marker.IFNAME under /run/conex. It asks for the
+ * text replies (reply.h) and prints them as tables or, with -j, as JSON.
  *
  *   conexctl [-j] status | tenants | flows [-n N]
  *   conexctl set-allowance TENANT RATE
@@ -38,7 +38,6 @@
 #define FLOWS_DEFAULT		20
 #define FLOWS_MAX		1000	/* the auditor's AUD_FLOWS_TOP_MAX */
 #define TENANT_NAME_MAX		32	/* the policer's POL_NAME_MAX */
-#define UNIX_LINES_MAX		100000	/* of /proc/net/unix */
 
 static const char usage_text[] =
 	"usage: conexctl [-j|--json] COMMAND [ARGS]\n"
@@ -110,7 +109,7 @@ static int call(struct ctl *c, const char *daemon, const char *req,
 		return 1;
 	}
 	if (ret < 0) {
-		fprintf(stderr, "conexctl: %s: %s\n", daemon, strerror(-ret));
+		fprintf(stderr, "conexctl: %s: %s\n", daemon, cxd_ctl_strerror(ret));
 		return 1;
 	}
 	if (ret == 0) {
@@ -168,37 +167,32 @@ static void fmt_uptime(uint64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%llus", (unsigned long long)s);
 }
 
+struct markers {
+	char (*names)[MARKER_NAME_MAX];
+	unsigned int n;
+	unsigned int max;
+};
+
+static void add_marker(const char *name, void *arg)
+{
+	struct markers *m = arg;
+
+	if (m->n < m->max && strlen(name) < MARKER_NAME_MAX)
+		snprintf(m->names[m->n++], MARKER_NAME_MAX, "%s", name);
+}
+
 /*
- * The markers' abstract names here, from /proc/net/unix (per network
- * namespace): "@conex-marker.IFNAME" in the path column. A listener and
- * the clients it accepted share the name, so duplicates are dropped.
+ * The markers' sockets in this network namespace (common/ctl.h). One a
+ * marker killed left behind answers nobody: its calls say -ENOENT and it
+ * is skipped like a daemon that is not running.
  */
 static unsigned int find_markers(char names[][MARKER_NAME_MAX], unsigned int max)
 {
-	char line[512], *p, *e;
-	unsigned int n = 0, i, lines = 0;
-	FILE *f;
+	struct markers m = { names, 0, max };
 
-	f = fopen("/proc/net/unix", "re");
-	if (f == NULL)
+	if (cxd_ctl_names(MARKER_PREFIX, add_marker, &m) < 0)
 		return 0;
-	while (n < max && lines++ < UNIX_LINES_MAX && fgets(line, sizeof(line), f)) {
-		p = strstr(line, " @" MARKER_PREFIX);
-		if (p == NULL)
-			continue;
-		p += 2;
-		e = p + strcspn(p, " \n");
-		*e = '\0';
-		if ((size_t)(e - p) >= MARKER_NAME_MAX)
-			continue;
-		for (i = 0; i < n; i++)
-			if (strcmp(names[i], p) == 0)
-				break;
-		if (i == n)
-			snprintf(names[n++], MARKER_NAME_MAX, "%s", p);
-	}
-	fclose(f);
-	return n;
+	return m.n;
 }
 
 static void status_text(const char *daemon, const struct cxctl_reply *r)
@@ -259,7 +253,7 @@ static int cmd_status(struct ctl *c)
 {
 	static const char *const daemons[] = { POLICER, AUDITOR };
 	static char markers[MARKERS_MAX][MARKER_NAME_MAX];
-	unsigned int i, n_markers;
+	unsigned int i, n_markers, shown;
 	int ret, status = 0;
 
 	if (c->json)
@@ -286,24 +280,27 @@ static int cmd_status(struct ctl *c)
 	n_markers = find_markers(markers, MARKERS_MAX);
 	if (c->json)
 		fputs(",\"markers\":[", stdout);
-	for (i = 0; i < n_markers; i++) {
+	for (i = 0, shown = 0; i < n_markers; i++) {
 		ret = query(c, markers[i], "stats text", NULL, true);
+		if (ret == -ENOENT)
+			continue;
 		if (ret > 0)
 			status = 1;
 		if (c->json) {
-			printf("%s{\"name\":", i ? "," : "");
+			printf("%s{\"name\":", shown ? "," : "");
 			cxctl_json_str(stdout, markers[i]);
-			printf(",\"running\":%s", ret == -ENOENT ? "false" : "true");
+			fputs(",\"running\":true", stdout);
 			if (ret == 0)
 				cxctl_json_kvs(stdout, c->r.kv, c->r.n, true);
 			fputs("}", stdout);
 		} else if (ret == 0) {
 			marker_text(markers[i], &c->r);
 		}
+		shown++;
 	}
 	if (c->json)
 		fputs("]}\n", stdout);
-	else if (n_markers == 0)
+	else if (shown == 0)
 		printf("conex-marker: none running\n");
 	return status;
 }
