@@ -5,9 +5,9 @@
 # "common/<name>.h".
 #
 # $(COMMON_OBJS) is an archive: a program pulls only the members it uses, so
-# only the NFQUEUE users (auditor, policer, bench) need -lnetfilter_queue
-# -lmnl, only the users of metrics.o (the /metrics endpoint) -lmicrohttpd,
-# and a daemon without a queue links as before.
+# only the NFQUEUE users (auditor, policer, bench) and the users of nfacct.o
+# (the queue rules' counters) need -lnetfilter_queue -lmnl, and a daemon
+# without a queue links as before.
 COMMON_DIR      := $(O)/common
 COMMON_SRCS     := ctl.c conffile.c nfq.c pkt.c out.c run.c sig.c opts.c \
 		   hostport.c prom.c metrics.c daemon.c nfacct.c

@@ -296,6 +296,27 @@ int cx_police_set_cfg(struct cx_police *pol, const struct cx_police_cfg *cfg,
 	return 0;
 }
 
+int cx_police_restore(struct cx_police *pol, int64_t level_bytes,
+		      int64_t peak_level_bytes, uint32_t p_ppm, uint64_t now_ns)
+{
+	struct cx_police p = *pol;
+
+	if (p_ppm > CX_POLICE_PPM)
+		return -EINVAL;
+	catch_up(&p, now_ns);
+	if (bucket_at(&p.main, main_rate_of(&p.cfg, p.mode), depth_of(&p.main),
+		      level_bytes, now_ns) < 0 ||
+	    bucket_at(&p.peak, peak_rate_of(&p.cfg), depth_of(&p.peak),
+		      peak_level_bytes, now_ns) < 0)
+		return -EINVAL;
+	/* The smallest p_ns that reads back as p_ppm (as set_cfg does). */
+	p.p_ns = ((uint64_t)p_ppm * p.cfg.ramp_ns + CX_POLICE_PPM - 1) /
+		 CX_POLICE_PPM;
+	cx_charge_init(&p.charge, now_ns);
+	*pol = p;
+	return 0;
+}
+
 int cx_police_set_mode(struct cx_police *pol, int mode, uint64_t now_ns)
 {
 	if (!mode_ok(mode))

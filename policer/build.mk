@@ -2,7 +2,8 @@
 # the Redis token bank (issue 5). Sources are listed in POL_SRCS; every
 # object under $(POL_DIR) compiles with -Ipolicer and the common headers.
 POL_DIR      := $(O)/policer
-POL_SRCS     := bank.c config.c net.c main.c datapath.c feedback.c bankglue.c stats.c metrics.c
+POL_SRCS     := bank.c config.c net.c main.c datapath.c feedback.c bankglue.c stats.c metrics.c \
+		state.c
 POL_OBJS      = $(sort $(POL_SRCS:%.c=$(POL_DIR)/%.o))
 POL_BIN      := $(POL_DIR)/conex-policer
 POL_BANK_OBJ := $(POL_DIR)/bank.o
@@ -74,3 +75,10 @@ POL_FUZZ_OBJS := $(OF)/policer/datapath.o $(OF)/policer/config.o \
 $(OF)/fuzz_poldp: $(POL_FUZZ_OBJS)
 $(OF)/tests/fuzz/fuzz_poldp.o $(OF)/policer/datapath.o $(OF)/policer/config.o: \
 		CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
+
+# test_polstate: enforcement state across restarts (state.c).
+$(O)/tests/unit/test_polstate.o: CPPFLAGS += -Ipolicer $(COMMON_CPPFLAGS)
+$(O)/tests/unit/test_polstate: $(O)/tests/unit/test_polstate.o $(POL_DIR)/state.o \
+		$(POL_DIR)/config.o $(COMMON_OBJS) $(LIBCONEX)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lsodium

@@ -27,6 +27,7 @@ void pol_config_init(struct pol_config *c)
 	c->feedback_port = POL_FEEDBACK_PORT_DEFAULT;
 	c->vxlan_port = POL_VXLAN_PORT_DEFAULT;
 	c->vni = POL_VNI_DEFAULT;
+	snprintf(c->state_file, sizeof(c->state_file), "%s", POL_STATE_FILE_DEFAULT);
 	snprintf(c->tun_dev, sizeof(c->tun_dev), "%s", POL_TUN_DEV_DEFAULT);
 	c->table = POL_TABLE_DEFAULT;
 	c->mark = POL_MARK_DEFAULT;
@@ -495,7 +496,7 @@ static bool scalar_key(const char *key)
 		"host_id", "queue", "failure_policy", "local", "feedback_port",
 		"vxlan_port", "vni", "tunnel_dev", "tunnel_table", "tunnel_mark",
 		"redis", "bank_share", "bank_prefix", "bank_user",
-		"bank_password_file", "metrics",
+		"bank_password_file", "metrics", "state_file",
 	};
 	size_t i;
 
@@ -604,6 +605,17 @@ static int set_scalar(struct pol_config *c, const char *key, const char *v,
 	} else if (strcmp(key, "bank_password_file") == 0) {
 		if (read_bank_password(c, v, err, errlen) < 0)
 			return -1;
+	} else if (strcmp(key, "state_file") == 0) {
+		if (strcmp(v, "none") == 0) {
+			c->state_file[0] = '\0';
+		} else if (v[0] != '/' || strlen(v) >= sizeof(c->state_file) - 8) {
+			snprintf(err, errlen, "state_file: expected an absolute path "
+				 "(under %d bytes) or none, got '%s'",
+				 (int)sizeof(c->state_file) - 8, v);
+			return -1;
+		} else {
+			snprintf(c->state_file, sizeof(c->state_file), "%s", v);
+		}
 	} else if (strcmp(key, "metrics") == 0) {
 		if (cxd_hostport_parse(v, &c->metrics) < 0) {
 			snprintf(err, errlen, "metrics: '%s' is not ADDRESS:PORT "

@@ -35,6 +35,7 @@
 #define POL_FEEDBACK_PORT_DEFAULT	4790
 #define POL_VXLAN_PORT_DEFAULT	4789
 #define POL_VNI_DEFAULT		4242
+#define POL_STATE_FILE_DEFAULT	"/var/lib/conex/policer.state"
 #define POL_TUN_DEV_DEFAULT	"cxtun0"
 #define POL_TABLE_DEFAULT	4242	/* policy-routing table of the tunnel */
 #define POL_MARK_DEFAULT	0x4358	/* fwmark that steers into the tunnel */
@@ -106,6 +107,7 @@ struct pol_config {
 	char bank_password_file[POL_PATH_MAX];	/* "": no AUTH */
 	char bank_password[POL_BANK_PASSWORD_MAX];	/* its contents */
 	struct cxd_hostport metrics;	/* family 0: no /metrics endpoint */
+	char state_file[POL_PATH_MAX];	/* "": enforcement state not kept */
 };
 
 void pol_config_init(struct pol_config *c);

@@ -400,6 +400,7 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 		now_ns = pol_now_ns();
 		pol_fb_receive(pl, now_ns);
 		pol_bank_tick(pl, now_ns);
+		pol_state_tick(pl, now_ns, false);
 		cxd_metrics_tick(pl->metrics, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			pol_dp_resolve(pl);
@@ -438,6 +439,7 @@ static int run(struct policer *pl, const char *path, const sigset_t *waitmask)
 			cxp_bank_io(pl->bank, pfd[PFD_BANK].revents, pol_now_ns());
 	}
 	cx_log_info("signal %d: removing hooks and unbinding", (int)stop_signal);
+	pol_state_tick(pl, pol_now_ns(), true);
 	return 0;
 }
 
@@ -519,6 +521,8 @@ int main(int argc, char **argv)
 	pl->mode = cfg.redis_url[0] ? CX_POLICE_SHARE : CX_POLICE_LOCAL;
 	pl->cfg.n_tenants = 0;
 	pol_apply(pl, &cfg, now_ns);
+	/* A restart must not refill every bucket. */
+	pol_state_start(pl, now_ns);
 	ret = pol_fb_open(pl);
 	if (ret < 0) {
 		errno = -ret;

@@ -69,6 +69,8 @@ struct pol_stats {
 	uint64_t reloads;
 	uint64_t reload_errors;
 	uint64_t allowance_changes;
+	uint64_t state_saves;
+	uint64_t state_errors;		/* the state file could not be written */
 };
 
 /* Feedback from one peer: cx_fb_peer state and the guests it reported. */
@@ -92,10 +94,31 @@ struct policer {
 	uint64_t rand_state;
 	uint64_t start_mono_ns;
 	struct pol_stats st;
+	uint64_t state_next_ns;		/* next save of cfg.state_file */
+	bool state_warned;
 	struct cx_log_ratelimit spoof_rl;
 };
 
 uint64_t pol_now_ns(void);
+
+/*
+ * state.c: the tenants' levels, p and forgiveness across restarts, in
+ * cfg.state_file ("" keeps nothing). real_ns: CLOCK_REALTIME, now_ns the
+ * policer's monotonic clock. save: 0 or -errno. load: 0 (nothing there
+ * counts as 0), -ESTALE (older than POL_STATE_MAX_AGE_NS or from the
+ * future), -EBADMSG (malformed; lines before it stand) or -errno; the
+ * tenants restored in *restored.
+ */
+#define POL_STATE_MAX_AGE_NS	(24ULL * 3600 * 1000 * 1000 * 1000)
+#define POL_STATE_SAVE_NS	(5ULL * 1000 * 1000 * 1000)
+int pol_state_save(const struct policer *pl, const char *path,
+		   uint64_t real_ns, uint64_t now_ns);
+int pol_state_load(struct policer *pl, const char *path, uint64_t real_ns,
+		   uint64_t now_ns, unsigned int *restored);
+/* At start: load cfg.state_file and say what came of it. */
+void pol_state_start(struct policer *pl, uint64_t now_ns);
+/* Every POL_STATE_SAVE_NS, or at once with now (at exit): save it. */
+void pol_state_tick(struct policer *pl, uint64_t now_ns, bool now);
 
 /* datapath.c */
 unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,

@@ -146,6 +146,8 @@ int pol_stats_format(const struct policer *pl, uint64_t now_ns, bool json,
 	cxd_out_u64(&o, "reloads", pl->st.reloads);
 	cxd_out_u64(&o, "reload_errors", pl->st.reload_errors);
 	cxd_out_u64(&o, "allowance_changes", pl->st.allowance_changes);
+	cxd_out_u64(&o, "state_saves", pl->st.state_saves);
+	cxd_out_u64(&o, "state_errors", pl->st.state_errors);
 	cxd_out_list_begin(&o, "tenants");
 	for (i = 0; i < pl->cfg.n_tenants; i++)
 		tenant(&o, pl, i, now_ns);

@@ -48,7 +48,13 @@ class Policer(daemon.Daemon):
 
 def start_policer(node, config_text=None, extra_args=(), root=None):
 	"""Start the installed conex-policer in node (a host namespace); waits
-	for "conex-policer: ready on queue N"."""
+	for "conex-policer: ready on queue N". Unless config_text names a
+	state_file, the policer keeps no enforcement state across restarts
+	(state_file none): each test starts from full buckets, and policers in
+	other namespaces never share the default file."""
+	if config_text is not None and not any(
+			l.split()[:1] == ["state_file"] for l in config_text.splitlines()):
+		config_text += "state_file none\n"
 	return daemon.start(Policer, node,
 			    lambda l: l.startswith("conex-policer: ready on queue"),
 			    extra_args=extra_args, config_text=config_text, root=root)

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import install_root_or_skip, running_testbed, stop_running
 from cxtb import auditor as cxa
+from cxtb import bulk
 from cxtb import marker as cxm
 from cxtb import policer as cxp
 
@@ -237,3 +238,38 @@ def test_queue_overflow_counted(bed, stack, who):
 	assert got <= QUEUE_LEN + 64, info
 	assert st["nfq_bypassed"] == st["nfq_queued"] - st["nfq_packets"], info
 	assert st["nfq_bypassed"] >= FLOOD_N - QUEUE_LEN - 64, info
+
+
+# Attack 10: a restart refilled every bucket. A tenant that drove itself
+# into debt (a marker that marks everything) is still in debt after the
+# policer restarts, less what the gap refilled: 80 kbit/s is 10 kB/s, so
+# a few seconds cannot refill a 100 kB debt.
+def test_restart_keeps_debt(bed, tmp_path):
+	snd, rcv = bed.guest(1, 1), bed.guest(2, 1)
+	state = tmp_path / "policer.state"
+	conf = cxp.config(bed, 1, {"ta": ("80kbit", "burst 100k"), "tb": "1mbit"},
+			  {1: "ta", 2: "tb"}) + f"state_file {state}\n"
+	p = cxp.start_policer(bed.host(1), config_text=conf)
+	try:
+		m = cxm.start_marker(snd, config_text="cheat markall\n")
+		try:
+			bulk.transfer(snd, rcv, rcv.ip4, seconds=1)
+		finally:
+			m.stop()
+		before = p.tenant("ta")
+	finally:
+		stop_running(p)
+	assert before["tokens_bytes"] < -90_000, before
+	t0 = time.monotonic()
+	p = cxp.start_policer(bed.host(1), config_text=conf)
+	try:
+		after = p.tenant("ta")
+		gap = time.monotonic() - t0 + 1.0
+		st = p.stats()
+	finally:
+		stop_running(p)
+	info = {"before": before["tokens_bytes"], "after": after["tokens_bytes"],
+		"gap_s": gap, "state_saves": st["state_saves"]}
+	assert after["tokens_bytes"] <= before["tokens_bytes"] + 10_000 * gap, info
+	assert after["tokens_bytes"] < 0 and after["over"] == 1, info
+	assert cxp.leftovers(bed.host(1)) == []

@@ -814,9 +814,40 @@ static void test_call_rate_invariant(void **state)
 	assert_true(a.c.drops == b.c.drops);
 }
 
+/* A restored tenant has the levels and p it was left with, clamped. */
+static void test_restore(void **state)
+{
+	struct cx_police p, q;
+
+	(void)state;
+	init_base(&p, CX_POLICE_LOCAL);
+	assert_int_equal(cx_police_restore(&p, -(int64_t)BURST / 2, -1, 500000,
+					   T0 + S), 0);
+	assert_true(cx_police_level_bytes(&p, T0 + S) == -(int64_t)BURST / 2);
+	assert_true(cx_police_peak_level_bytes(&p, T0 + S) == -1);
+	assert_true(cx_police_is_over(&p, T0 + S));
+	/* p is the smaller of the ramp's 0.5 and the debt's cap (1 at half). */
+	assert_int_equal(cx_police_drop_ppm(&p, T0 + S), 500000);
+	/* Beyond the ranges: clamped to the debt bound and the depth. */
+	assert_int_equal(cx_police_restore(&p, INT64_MIN / 2, INT64_MAX / 2, 0,
+					   T0 + S), 0);
+	assert_true(cx_police_level_bytes(&p, T0 + S) == -(int64_t)BURST);
+	assert_true(cx_police_peak_level_bytes(&p, T0 + S) ==
+		    (int64_t)(p.peak.burst_bytes / 2));
+	/* A bad p changes nothing. */
+	q = p;
+	assert_int_equal(cx_police_restore(&p, 0, 0, CX_POLICE_PPM + 1, T0 + S),
+			 -EINVAL);
+	assert_memory_equal(&p, &q, sizeof(p));
+	/* It refills from there at the allowance. */
+	assert_int_equal(cx_police_restore(&p, 0, 0, 0, T0 + S), 0);
+	assert_true(cx_police_level_bytes(&p, T0 + 2 * S) == (int64_t)(A_BPS / 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_cfg_check),
 		cmocka_unit_test(test_cfg_derived),
 		cmocka_unit_test(test_ramp_and_decay),

@@ -209,6 +209,15 @@ int cx_police_init(struct cx_police *pol, const struct cx_police_cfg *cfg,
 int cx_police_set_cfg(struct cx_police *pol, const struct cx_police_cfg *cfg,
 		      uint64_t now_ns);
 
+/*
+ * A tenant's state as a previous run left it (a restart must not refill
+ * every bucket): main and peak levels in whole bytes (clamped to their
+ * ranges) and p in ppm, at now_ns. The charge window starts afresh.
+ * -EINVAL for a p above CX_POLICE_PPM, and nothing changes.
+ */
+int cx_police_restore(struct cx_police *pol, int64_t level_bytes,
+		      int64_t peak_level_bytes, uint32_t p_ppm, uint64_t now_ns);
+
 /* Switches the fill mode at now_ns; tokens and p are kept. -EINVAL if bad. */
 int cx_police_set_mode(struct cx_police *pol, int mode, uint64_t now_ns);
 
