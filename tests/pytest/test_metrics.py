@@ -224,7 +224,7 @@ def test_prometheus_scrapes_policer(bed, daemons, prometheus):
 	flags = {m["flag"] for m, _ in query(h1, 'conex_policer_tenant_marked_bytes_total')}
 	assert flags == {"L", "E", "C"}
 	reasons = {m["reason"] for m, _ in query(h1, 'conex_policer_tenant_dropped_packets_total')}
-	assert reasons == {"police", "spoof"}
+	assert reasons == {"police", "spoof", "unreadable", "protected"}
 
 
 def test_pages_and_http(bed, daemons):
