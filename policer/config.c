@@ -66,11 +66,46 @@ bool pol_config_remote(const struct pol_config *c, int family, const uint8_t *a)
 	return false;
 }
 
+int pol_config_bank_addr(const struct pol_config *c, int *family, uint8_t *addr)
+{
+	static const char pfx[] = "redis://";
+	char host[INET6_ADDRSTRLEN];
+	const char *h, *end;
+	size_t n;
+
+	if (strncmp(c->redis_url, pfx, sizeof(pfx) - 1) != 0)
+		return -1;
+	h = c->redis_url + sizeof(pfx) - 1;
+	if (h[0] == '[') {
+		h++;
+		end = strchr(h, ']');
+		if (end == NULL)
+			return -1;
+	} else {
+		end = h + strcspn(h, ":/");
+	}
+	n = (size_t)(end - h);
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, host, addr) == 1)
+		*family = AF_INET;
+	else if (inet_pton(AF_INET6, host, addr) == 1)
+		*family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}
+
 bool pol_config_protected(const struct pol_config *c, int family,
 			  const uint8_t *a)
 {
 	size_t alen = family == AF_INET ? 4 : 16;
+	uint8_t bank[16];
 	unsigned int i;
+	int bf;
 
 	if (c->local_family == family && memcmp(c->local_addr, a, alen) == 0)
 		return true;
@@ -81,7 +116,8 @@ bool pol_config_protected(const struct pol_config *c, int family,
 	for (i = 0; i < c->n_protect; i++)
 		if (pol_prefix_match(&c->protect[i], family, a))
 			return true;
-	return false;
+	return pol_config_bank_addr(c, &bf, bank) == 0 && bf == family &&
+	       memcmp(bank, a, alen) == 0;
 }
 
 bool pol_config_tunnel(const struct pol_config *c)

@@ -136,6 +136,13 @@ bool pol_prefix_match(const struct pol_prefix *px, int family, const uint8_t *a)
 bool pol_config_protected(const struct pol_config *c, int family,
 			  const uint8_t *a);
 
+/*
+ * The token bank's address from 'redis redis://ADDRESS[:PORT]' (numeric,
+ * as the bank takes it): 0 with *family and addr (16 octets) set, or -1
+ * (no bank, or a unix socket). It is protected like the underlay.
+ */
+int pol_config_bank_addr(const struct pol_config *c, int *family, uint8_t *addr);
+
 /* Does the address a (4 or 16 octets by family) lie in a `remote` prefix? */
 bool pol_config_remote(const struct pol_config *c, int family, const uint8_t *a);
 

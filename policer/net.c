@@ -51,6 +51,8 @@
 #define TUN_MTU		1500
 #define TUN_TTL		"64"
 #define NFT_SCRIPT_BYTES	2048
+/* 64 guest names and 2 x (64 peers + 64 protect prefixes + local) */
+#define NFT_PROTECT_BYTES	(24 * 1024)
 
 static const char *const xt_tools[] = { "iptables", "ip6tables" };
 static const char *const ip_fams[] = { "-4", "-6" };
@@ -576,6 +578,158 @@ static int install_nft(const struct pol_config *c, char *err, size_t errlen)
 	return exec_args(&a, err, errlen);
 }
 
+/* Appends to *w: -E2BIG once the script is full. */
+static int put(char *script, size_t len, size_t *w, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int put(char *script, size_t len, size_t *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*w >= len)
+		return -E2BIG;
+	va_start(ap, fmt);
+	n = vsnprintf(script + *w, len - *w, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *w)
+		return -E2BIG;
+	*w += (size_t)n;
+	return 0;
+}
+
+/*
+ * Is a inside a protect prefix other than p (for a prefix p: a larger one,
+ * or an equal one listed before it)? nft refuses overlapping elements in
+ * one set, so such an element is left out: the other covers it.
+ */
+static bool in_protect(const struct pol_config *c, int family, const uint8_t *a,
+		       const struct pol_prefix *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n_protect; i++) {
+		const struct pol_prefix *q = &c->protect[i];
+
+		if (q == p || q->family != family || !pol_prefix_match(q, family, a))
+			continue;
+		if (p == NULL || q->len < p->len || (q->len == p->len && q < p))
+			return true;
+	}
+	return false;
+}
+
+/* Adds address a unless a protect prefix or an earlier address has it. */
+static int put_addr(const struct pol_config *c, int family, const uint8_t *a,
+		    uint8_t seen[][16], unsigned int *n, char *script, size_t len,
+		    size_t *w)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	char addr[INET6_ADDRSTRLEN];
+	unsigned int i;
+
+	if (in_protect(c, family, a, NULL))
+		return 0;
+	for (i = 0; i < *n; i++)
+		if (memcmp(seen[i], a, alen) == 0)
+			return 0;
+	memcpy(seen[(*n)++], a, alen);
+	inet_ntop(family, a, addr, sizeof(addr));
+	return put(script, len, w, "%s%s", *n > 1 ? ", " : "{ ", addr);
+}
+
+/* "{ a, b/24, ... }" of the protected destinations of one family; 0 if none. */
+static int put_protected(const struct pol_config *c, int family, char *script,
+			 size_t len, size_t *w)
+{
+	uint8_t seen[POL_PEERS_MAX + 2][16], bank[16];
+	char addr[INET6_ADDRSTRLEN];
+	unsigned int i, n = 0, np = 0;
+	int ret = 0, bf;
+
+	if (c->local_family == family)
+		ret |= put_addr(c, family, c->local_addr, seen, &n, script, len, w);
+	for (i = 0; i < c->n_peers; i++)
+		if (c->peers[i].family == family)
+			ret |= put_addr(c, family, c->peers[i].addr, seen, &n, script,
+					len, w);
+	if (pol_config_bank_addr(c, &bf, bank) == 0 && bf == family)
+		ret |= put_addr(c, family, bank, seen, &n, script, len, w);
+	for (i = 0; i < c->n_protect; i++) {
+		if (c->protect[i].family != family ||
+		    in_protect(c, family, c->protect[i].addr, &c->protect[i]))
+			continue;
+		inet_ntop(family, c->protect[i].addr, addr, sizeof(addr));
+		ret |= put(script, len, w, "%s%s/%u", n + np++ ? ", " : "{ ", addr,
+			   c->protect[i].len);
+	}
+	if (n + np)
+		ret |= put(script, len, w, " }");
+	return ret < 0 ? -E2BIG : (int)(n + np);
+}
+
+/*
+ * The protected destinations (pol_config_protected) also dropped in the
+ * kernel, in the forward and input hooks: under fail-open a dead or
+ * stalled policer's queue passes packets on to the next hook, and these
+ * rules still hold there. While the policer runs it drops (and counts)
+ * such packets first, so the counters here count only what got past it.
+ * Replaced whole (delete, then add) at start and when the guests change.
+ */
+static int install_protect(const struct pol_config *c, char *err, size_t errlen)
+{
+	static const char *const hooks[] = { "forward", "input" };
+	static const int fams[] = { AF_INET, AF_INET6 };
+	char script[NFT_PROTECT_BYTES];
+	struct cxd_args a;
+	size_t w = 0, mark;
+	unsigned int h, f, i;
+	int ret = 0, n;
+
+	if (try_cmd("nft", "list", "table", "inet", POL_NET_NFT_PROTECT, NULL))
+		ret |= put(script, sizeof(script), &w, "delete table inet %s\n",
+			   POL_NET_NFT_PROTECT);
+	if (c->n_guests == 0) {
+		/* No guest, nothing to keep out (an empty set is no syntax). */
+		if (w == 0)
+			return 0;
+		cxd_args_init(&a, "nft", script, NULL);
+		return exec_args(&a, err, errlen);
+	}
+	ret |= put(script, sizeof(script), &w, "add table inet %s\n",
+		   POL_NET_NFT_PROTECT);
+	for (h = 0; h < 2; h++) {
+		ret |= put(script, sizeof(script), &w,
+			   "add chain inet %s %s { type filter hook %s priority filter; "
+			   "policy accept; }\n", POL_NET_NFT_PROTECT, hooks[h], hooks[h]);
+		for (f = 0; f < 2; f++) {
+			mark = w;
+			ret |= put(script, sizeof(script), &w,
+				   "add rule inet %s %s iifname { ", POL_NET_NFT_PROTECT,
+				   hooks[h]);
+			for (i = 0; i < c->n_guests; i++)
+				ret |= put(script, sizeof(script), &w, "%s\"%s\"",
+					   i ? ", " : "", c->guests[i].ifname);
+			ret |= put(script, sizeof(script), &w, " } %s daddr ",
+				   fams[f] == AF_INET ? "ip" : "ip6");
+			n = put_protected(c, fams[f], script, sizeof(script), &w);
+			if (n < 0)
+				ret = n;
+			if (n == 0) {
+				w = mark;	/* nothing of this family */
+				script[w] = '\0';
+				continue;
+			}
+			ret |= put(script, sizeof(script), &w, " counter drop\n");
+		}
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "nft protect script too long");
+		return -E2BIG;
+	}
+	cxd_args_init(&a, "nft", script, NULL);
+	return exec_args(&a, err, errlen);
+}
+
 static int install_tunnel(const struct pol_config *c, char *err, size_t errlen)
 {
 	char vni[16], port[8], local[INET6_ADDRSTRLEN], mac[18], mtu[8];
@@ -647,6 +801,13 @@ static int cleanup(const char *dev, uint32_t table, uint32_t mark, uint32_t mask
 
 	if (try_cmd("nft", "list", "table", "inet", POL_NET_NFT_TABLE, NULL)) {
 		cxd_args_init(&a, "nft", "delete", "table", "inet", POL_NET_NFT_TABLE, NULL);
+		ret = exec_args(&a, msg, sizeof(msg));
+		keep_first(&first, ret, msg, err, errlen);
+		n += ret == 0;
+	}
+	if (try_cmd("nft", "list", "table", "inet", POL_NET_NFT_PROTECT, NULL)) {
+		cxd_args_init(&a, "nft", "delete", "table", "inet", POL_NET_NFT_PROTECT,
+			      NULL);
 		ret = exec_args(&a, msg, sizeof(msg));
 		keep_first(&first, ret, msg, err, errlen);
 		n += ret == 0;
@@ -725,6 +886,8 @@ int pol_net_install(const struct pol_config *c, char *err, size_t errlen)
 		return ret;
 	for (t = 0; t < 2 && ret >= 0; t++)
 		ret = install_hook(c, t, err, errlen);
+	if (ret >= 0)
+		ret = install_protect(c, err, errlen);
 	if (ret >= 0 && pol_config_tunnel(c))
 		ret = install_tunnel(c, err, errlen);
 	if (ret < 0) {
@@ -774,7 +937,10 @@ int pol_net_guests(const struct pol_config *old, const struct pol_config *next,
 	if (ret >= 0)
 		ret = jumps_not_in(old, next, "-D", err, errlen);
 	if (ret >= 0)
+		ret = install_protect(next, err, errlen);
+	if (ret >= 0)
 		return 0;
+	(void)install_protect(old, tmp, sizeof(tmp));
 	/* Back to old's jumps exactly; a failure here is old news in err. */
 	for (t = 0; t < 2; t++) {
 		(void)remove_jumps(t, tmp, sizeof(tmp));

@@ -32,6 +32,8 @@
 /* nfacct object counting what the hook queues (common/nfacct.h). */
 #define POL_NET_NFACCT		"conex-policer"
 #define POL_NET_NFT_TABLE	"conex_policer"
+/* Drops guests' packets to protected addresses whatever the daemon does. */
+#define POL_NET_NFT_PROTECT	"conex_protect"
 #define POL_NET_RULE_PREF	4242
 
 /*

@@ -273,3 +273,25 @@ def test_restart_keeps_debt(bed, tmp_path):
 	assert after["tokens_bytes"] <= before["tokens_bytes"] + 10_000 * gap, info
 	assert after["tokens_bytes"] < 0 and after["over"] == 1, info
 	assert cxp.leftovers(bed.host(1)) == []
+
+
+def test_underlay_closed_while_policer_dead(bed, stack):
+	"""Killed (SIGKILL: its hooks stay, and fail-open passes the queue),
+	the policer still keeps guests off the underlay: the kernel rules of
+	table inet conex_protect drop what its verdict no longer can."""
+	snd, victim, dst = bed.guest(1, 1), bed.guest(1, 2), bed.guest(2, 2)
+	p1, _ = stack(auditor=False)
+	p1.kill()
+	try:
+		def send():
+			scapy(snd, VXLAN, snd.ip4, bed.host(2).ip4, victim.ip4, dst.ip4,
+			      VNI, N)
+
+		got = received(bed, bed.host(2), "any", send, f"udp port {VXLAN_PORT} "
+			       f"and src host {snd.ip4}")
+		prot = bed.host(1).run(["nft", "list", "table", "inet",
+					"conex_protect"]).stdout
+	finally:
+		cxp.run_policer(bed.host(1), ["--cleanup"])
+	assert got == [], got
+	assert f"counter packets {N} " in prot, prot

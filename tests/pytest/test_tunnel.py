@@ -155,9 +155,16 @@ def test_install_twice_equals_once_and_cleanup_leaves_nothing(bed):
 		assert want in link, (want, link)
 	assert h1.run(["sysctl", "-n", f"net.ipv4.conf.{DEV}.rp_filter"]).stdout.strip() == "0"
 
+	# Guests never reach the underlay, even with the policer gone.
+	prot = h1.run(["nft", "list", "table", "inet", "conex_protect"]).stdout
+	for hook in ("forward", "input"):
+		assert f"type filter hook {hook} priority filter; policy accept;" in prot, prot
+	assert prot.count(f'iifname "g1" ip daddr {{ {h1.ip4}, {bed.host(2).ip4} }} '
+			  'counter packets 0 bytes 0 drop') == 2, prot
+
 	removed = netprobe(h1, "cleanup", tunnel_args(bed, 1, 2))
-	# nft table, 2 rules, 2 route tables, device, 2 x (1 jump + 1 chain)
-	assert removed == 10, removed
+	# 2 nft tables, 2 rules, 2 route tables, device, 2 x (1 jump + 1 chain)
+	assert removed == 11, removed
 	after = system_state(h1)
 	for c in STATE_CMDS:
 		assert after[c] == before[c], c
@@ -166,7 +173,7 @@ def test_install_twice_equals_once_and_cleanup_leaves_nothing(bed):
 
 	# cleanup-all finds the same objects by their default names.
 	netprobe(h1, "install", tunnel_args(bed, 1, 2))
-	assert netprobe(h1, "cleanup-all") == 10
+	assert netprobe(h1, "cleanup-all") == 11
 	after = system_state(h1)
 	for c in STATE_CMDS:
 		assert after[c] == before[c], c
