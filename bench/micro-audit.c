@@ -9,7 +9,7 @@
  * the flow count. The timed loop then sends packets to flows drawn
  * uniformly at random, so nearly every lookup misses the CPU caches as it
  * would with that many live flows, in a mix close to what the marker
- * emits for TCP bulk transfers (CONEX.md §3): mostly X-only, some E (loss
+ * emits for TCP bulk transfers (docs/wire.md §5): mostly X-only, some E (loss
  * and CE re-echo) and C (credit), a few CE, a few packets of flows that
  * are not ConEx at all. Sequence numbers advance per flow, so loss
  * detection sees in-order data. Virtual time advances 1 us per packet.

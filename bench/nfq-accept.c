@@ -3,7 +3,7 @@
  * cx-nfq-accept: the NFQUEUE ceiling. Binds one or more queues and accepts
  * every packet, so that the benchmarks can say how much of a daemon's cost
  * is its own logic and how much is the round trip through NFQUEUE itself
- * (DESIGN.md, "Performance method"). The plumbing is common/nfq.c, the
+ * (docs/design.md §7, "Performance method"). The plumbing is common/nfq.c, the
  * daemons' own: same copy range, flags, receive and verdict batching, so
  * the ratio daemon / ceiling isolates the daemon's per-packet decision.
  */

@@ -2,7 +2,7 @@
  * A Prometheus scrape endpoint: GET /metrics over HTTP/1.1 in its own
  * thread, serving the last page the daemon published.
  *
- * The daemon's loop stays single-threaded (STYLE.md, "Daemons"): it
+ * The daemon's loop stays single-threaded (docs/design.md §4.1): it
  * formats its counters itself, at one instant of its own loop, and hands
  * the text over with cxd_metrics_publish(). The HTTP thread never reads
  * the daemon's state; the only lock is the page's, held by either side

@@ -1,7 +1,7 @@
 /*
  * NFQUEUE I/O for every program that queues packets, so that the ceiling
  * bench/run measures (cx-nfq-accept) is the daemons' own plumbing. What
- * keeps it cheap, each measured in DESIGN.md ("Facts about this kernel"):
+ * keeps it cheap, each measured in docs/design.md §5.3:
  *  - copy mode with a short range: headers only, the payload stays put and
  *    the verdict never carries a packet (a verdict with a packet makes the
  *    kernel set CHECKSUM_NONE, and a shorter one truncates the packet);

@@ -1,5 +1,5 @@
 /*
- * Packet parsing for the audit. Byte counts follow CONEX.md §2 and §3:
+ * Packet parsing for the audit. Byte counts follow docs/wire.md §2.4 and §3.5:
  * ip_bytes is the whole IP packet (IPv6 40 + Payload Length, IPv4 Total
  * Length). It comes from the queued length, not the header: for a GSO
  * packet (NFQUEUE F_GSO) it is the sum over its segments, which is what
@@ -109,7 +109,7 @@ static int parse_v4(const uint8_t *p, size_t cap_len, uint32_t pkt_len,
 	}
 	out->ip_bytes = pkt_len;
 	ret = 0;
-	/* A non-first fragment holds no transport header (CONEX.md §2). */
+	/* A non-first fragment holds no transport header (docs/wire.md §2.5). */
 	if (ip.frag_off_bytes != 0) {
 		out->flags |= CX_AUDIT_P_FRAG;
 	} else {
@@ -143,7 +143,7 @@ static int parse_v6(const uint8_t *p, size_t cap_len, uint32_t pkt_len,
 		out->flags |= CX_AUDIT_P_CONEX;
 		out->sig = hit.bits;
 	} else if (ret == -ENOENT) {
-		/* Found but ignored (RFC 7837 §4; CONEX.md §2 [project]). */
+		/* Found but ignored (RFC 7837 §4; docs/wire.md §2.5 [project]). */
 		if (hit.flags & CX_CDO_F_MULTICAST)
 			out->flags |= CX_AUDIT_P_MCAST_CDO;
 		if (hit.flags & CX_CDO_F_FRAG_LATER)

@@ -1,6 +1,6 @@
 /*
  * conex-marker: the guest-side ConEx marker (RFC 7786 sender, RFC 7837 CDO,
- * CONEX.md §3 IPv4 encoding). Options, setup, loop and teardown; the
+ * docs/wire.md §3 IPv4 encoding). Options, setup, loop and teardown; the
  * datapath is datapath.c and marker.bpf.c, the decisions conex/gauge.h.
  *
  *   conex-marker [--config FILE] [--dev IFACE] [--foreground] [--debug]

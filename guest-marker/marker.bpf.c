@@ -457,7 +457,7 @@ static __always_inline int egress_v4(struct __sk_buff *skb,
 	}
 	if (s.payload == 0)
 		return TCX_NEXT;
-	/* RFC 7837 §4 (and CONEX.md §3 for IPv4): never to multicast/broadcast. */
+	/* RFC 7837 §4 (and docs/wire.md §3 for IPv4): never to multicast/broadcast. */
 	if (ip[16] >= 224) {
 		cnt->skipped_mcast++;
 		return TCX_NEXT;
@@ -476,7 +476,7 @@ static __always_inline int egress_v4(struct __sk_buff *skb,
 		set_cwr(skb, &s, cnt);
 
 	/*
-	 * ID = XLEC << 12, flags RF=1 DF=1 MF=0, offset 0 (CONEX.md §3): the
+	 * ID = XLEC << 12, flags RF=1 DF=1 MF=0, offset 0 (docs/wire.md §3): the
 	 * packet is atomic (RFC 6864 §4), so no device may use the ID. GSO
 	 * writes ID+i into segment i; the low 12 bits absorb that.
 	 */

@@ -60,7 +60,7 @@ struct cxm_flow {
 
 /*
  * Per-CPU counters. Packets are wire packets (a GSO packet counts its
- * segments); marked bytes follow RFC 7837 §4 / CONEX.md §3: per segment,
+ * segments); marked bytes follow RFC 7837 §4 / docs/wire.md §3: per segment,
  * IPv6 40 + Payload Length after insertion, IPv4 Total Length, counted
  * once per flag set.
  */

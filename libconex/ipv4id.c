@@ -1,4 +1,4 @@
-/* IPv4 ID-reuse codec for ConEx signals (CONEX.md §3). */
+/* IPv4 ID-reuse codec for ConEx signals (docs/wire.md §3). */
 #include <errno.h>
 
 #include <conex/byteorder.h>

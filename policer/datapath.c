@@ -2,11 +2,11 @@
  * The verdict on one packet leaving a local guest (mangle PREROUTING, so
  * that a mark set here still chooses the route). The tenant is the one of
  * the interface the packet came in on, never its source address
- * (DESIGN.md); a source that is not the guest's own is dropped.
+ * (docs/design.md §2.3); a source that is not the guest's own is dropped.
  *
  * ConEx packets (X set, CDO or the IPv4 ID encoding) go straight to the
  * fabric and drain the tenant's bucket by their marked bytes, once per
- * flag (RFC 7837 §4, CONEX.md §2, §3). Everything else is Not-ConEx:
+ * flag (RFC 7837 §4, docs/wire.md §2, §3). Everything else is Not-ConEx:
  * with a tunnel configured it gets the tunnel mark, so that policy
  * routing sends it through the VXLAN fallback (outer ECT(0), RFC 7713
  * §5.5), where the far auditor counts its CE and feeds it back. Either

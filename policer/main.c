@@ -1,7 +1,7 @@
 /*
  * conex-policer: per-tenant congestion policing on the sending hypervisor
- * (RFC 7713 §5.4.3, CONEX.md §4), the VXLAN fallback for Not-ConEx
- * traffic with feedback from the far auditors (CONEX.md §6), and one
+ * (RFC 7713 §5.4.3, docs/wire.md §4), the VXLAN fallback for Not-ConEx
+ * traffic with feedback from the far auditors (docs/wire.md §7), and one
  * allowance per tenant across hosts through a Redis token bank.
  * Options, setup, loop, reload and teardown; the decisions are
  * conex/police.h, the I/O common/nfq.c, net.c, feedback.c and bank.c.

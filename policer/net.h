@@ -39,7 +39,7 @@
 /*
  * ConEx where the marker puts it, for xt_u32 (the kernel's first guess of
  * which packets go direct; the daemon decides):
- * IPv4: RF, DF set, MF and offset 0, X (ID bit 15) set (CONEX.md §3);
+ * IPv4: RF, DF set, MF and offset 0, X (ID bit 15) set (docs/wire.md §3);
  * IPv6: a Destination Options header right after the fixed header whose
  * first option is the CDO (type 0x1e, length 1) with X set (RFC 7837).
  */

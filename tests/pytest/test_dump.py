@@ -181,7 +181,7 @@ def conversation(fam):
 
 
 def rf_anomaly(fam):
-	"""RF=1 on a first fragment (MF=1): not ConEx, an anomaly (CONEX.md §3)."""
+	"""RF=1 on a first fragment (MF=1): not ConEx, an anomaly (docs/wire.md §3.3)."""
 	if fam != 4:
 		return []
 	return [scapy.IP(src=A4, dst=B4, flags="evil+MF", id=(X | L) << 8) /

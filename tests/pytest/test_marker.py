@@ -340,7 +340,7 @@ def test_install_layout(root, tmp_path):
 
 def test_ipv4_df_set_when_clear(bed, tmp_path):
 	"""A guest that does not set DF (ip_no_pmtu_disc=1): the marker sets DF to
-	make its packets atomic before encoding (CONEX.md §3), and counts it."""
+	make its packets atomic before encoding (docs/wire.md §3.6), and counts it."""
 	snd, rcv = bed.guest(1, 1), bed.guest(2, 1)
 	for n in (snd, rcv):
 		bed.set_tcp(n, ecn=1)

@@ -123,7 +123,7 @@ static void test_ipv6_get_set(void **state)
 #define CE CX_ECN_CE
 #define DROP (-1)
 
-/* CONEX.md §6 / RFC 6040 §4.2, cell by cell. */
+/* docs/wire.md §7.1 / RFC 6040 §4.2, cell by cell. */
 static void test_decap_table(void **state)
 {
 	static const struct {

@@ -2,7 +2,7 @@
  * conex-policer's verdict per packet (policer/datapath.c, pol_dp_packet),
  * driven directly with packets built by the library's encoders: tenant
  * by interface and the spoof check, ConEx drain once per flag (RFC 7837
- * §4, CONEX.md §2, §3), the tunnel mark per packet, policing with p and
+ * §4, docs/wire.md §2, §3), the tunnel mark per packet, policing with p and
  * p^2 (conex/police.h), forgiveness of L for the policer's own drops, and
  * every packet at every shorter copy length.
  *

@@ -1,6 +1,6 @@
 /*
  * Per-direction TCP accounting for conex-dump: what the sender declared
- * (ConEx signals, per flag, CONEX.md §2-§3) next to what the capture shows
+ * (ConEx signals, per flag, docs/wire.md §2-§3) next to what the capture shows
  * happened (retransmissions, CE marks) and what the receiver fed back (ECE
  * ACKs and the bytes they newly acknowledged, the inputs of RFC 7786 §3.2's
  * conservative classic-ECN rule). Pure: time-free, no I/O; the flow table
@@ -30,7 +30,7 @@ struct cxd_dir {
 	uint64_t payload_pkts_x;
 	uint64_t payload_pkts_no_x;
 	uint64_t sig_pkts[CXD_FLAGS];	/* packets counted per signal, X/L/E/C */
-	uint64_t sig_bytes[CXD_FLAGS];	/* their IP bytes, CONEX.md counting */
+	uint64_t sig_bytes[CXD_FLAGS];	/* their IP bytes, docs/wire.md counting */
 	uint64_t sig_payload_bytes[CXD_FLAGS];	/* their TCP payload */
 	/* Credit at flow start (RFC 7786 §3.3): the first first_n payload packets. */
 	bool c_first_pkt;
@@ -84,7 +84,7 @@ struct cxd_totals {
 	uint64_t non_tcp;
 	uint64_t non_tcp_marking;	/* non-TCP with a CDO or the IPv4 encoding */
 	uint64_t multicast_marking;	/* multicast with a CDO or the IPv4 encoding */
-	uint64_t rf_anomaly;		/* RF=1 on a non-atomic IPv4 packet (CONEX.md §3) */
+	uint64_t rf_anomaly;		/* RF=1 on a non-atomic IPv4 packet (docs/wire.md §3) */
 	uint64_t untracked;		/* TCP packets of flows past --max-flows */
 };
 

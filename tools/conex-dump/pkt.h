@@ -1,6 +1,6 @@
 /*
  * One captured IP packet reduced to what conex-dump counts: family, ECN,
- * ConEx signals as a ConEx node reads them (CONEX.md §2, §3), and the TCP
+ * ConEx signals as a ConEx node reads them (docs/wire.md §2, §3), and the TCP
  * header. Only headers are needed: lengths come from the IP headers, so
  * snaplen-truncated captures decode fully. Pure: no I/O, no allocation.
  */
@@ -37,7 +37,7 @@ struct cxd_pkt {
 	/*
 	 * Bytes this packet adds to each signal's counter: ip_bytes for X if
 	 * X is set, and for each of L/E/C set alongside X (once per flag,
-	 * RFC 7837 §4, CONEX.md §3). Zero otherwise.
+	 * RFC 7837 §4, docs/wire.md §3). Zero otherwise.
 	 */
 	uint32_t flag_bytes[CXD_FLAGS];
 	struct cx_flow_key key;	/* valid unless CXD_PKT_F_FRAGMENT */

@@ -73,7 +73,7 @@ enum {
 };
 
 /*
- * Tunnel egress (RFC 6040 §4.2, CONEX.md §6). Returns CX_ECN_DECAP_FORWARD
+ * Tunnel egress (RFC 6040 §4.2, docs/wire.md §7). Returns CX_ECN_DECAP_FORWARD
  * with *out set to the codepoint of the forwarded inner header, or
  * CX_ECN_DECAP_DROP (Not-ECT inner, CE outer: the mark cannot be
  * propagated, so the packet must be dropped; *out is not written), or

@@ -4,7 +4,7 @@
  * its legacy tenants' buckets) how many bytes of each source guest came out
  * of the tunnel, and how many of those had met congestion: outer header CE
  * on arrival, counted before RFC 6040 decapsulation (RFC 7713 §5.5 "ECN
- * tunnel loss audit", draft-briscoe-conex-data-centre §5, CONEX.md §6).
+ * tunnel loss audit", draft-briscoe-conex-data-centre §5, docs/wire.md §7).
  *
  * Wire format [project], version 1, big-endian, one UDP datagram:
  *

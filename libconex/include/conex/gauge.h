@@ -381,8 +381,8 @@ CX_GAUGE_INLINE uint64_t cx_gauge__c_share(const struct cx_gauge *g,
 }
 
 /*
- * Lost credit is re-added (CONEX.md §5: "lost marked packets may be
- * re-added to their gauge"). A packet lost before the audit (a full
+ * Lost credit is re-added (docs/wire.md §5.6: lost marked packets may be
+ * re-added to their gauge). A packet lost before the audit (a full
  * queue, a policer) takes its C with it: the audit counts the loss against
  * the flow's credit but never saw that credit, while CSC still counts it,
  * so the flow would run short of credit, the one balance the audit checks

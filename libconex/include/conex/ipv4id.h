@@ -1,5 +1,5 @@
 /*
- * ConEx signals in the ID field of atomic IPv4 packets (CONEX.md §3; after
+ * ConEx signals in the ID field of atomic IPv4 packets (docs/wire.md §3; after
  * draft-briscoe-intarea-ipv4-id-reuse and RFC 6864 §4).
  *
  *   0                   1                   2                   3
@@ -72,7 +72,7 @@ int cx_ipv4id_apply(uint8_t *hdr, size_t len, uint8_t bits, uint16_t *delta);
 /*
  * Bytes this packet adds to the counter of one signal (CX_SIG_X, _L, _E or
  * _C): its Total Length if it decoded as CONEX with that bit set, else 0.
- * A packet with several of L/E/C counts once in each (CONEX.md §3). A flag
+ * A packet with several of L/E/C counts once in each (docs/wire.md §3). A flag
  * that is not exactly one signal bit counts 0.
  */
 uint32_t cx_ipv4id_flag_bytes(const struct cx_ipv4id *id, uint8_t flag);

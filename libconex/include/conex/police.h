@@ -1,5 +1,5 @@
 /*
- * ConEx congestion policer (RFC 7713 §5.4.3, RFC 6789 §3.1; CONEX.md §4):
+ * ConEx congestion policer (RFC 7713 §5.4.3, RFC 6789 §3.1; docs/wire.md §4):
  * the per-tenant decision of conex-policer. Pure: one caller-owned struct
  * per tenant, no allocation, time (a monotonic clock, ns) and randomness
  * come in as arguments, so equal inputs give equal verdicts.
@@ -18,7 +18,7 @@
  * once-only rule of conex/charge.h (the larger of a window's credit and
  * re-echo).
  * The main bucket is also drained by tunnel feedback (CE counted at the
- * far end, CONEX.md §6), which arrives in lumps; the peak bucket is not,
+ * far end, docs/wire.md §7), which arrives in lumps; the peak bucket is not,
  * because a lump's size reflects the feedback period, not how fast the
  * tenant spends.
  *
@@ -52,7 +52,7 @@
  *
  * Drops do not drain. A dropped packet congests nobody downstream, and
  * the audit never sees its marks, so the sender's gauges re-declare them
- * on a later packet (RFC 7786; CONEX.md §5), which is charged then;
+ * on a later packet (RFC 7786; docs/wire.md §5), which is charged then;
  * charging the dropped copy as well would count them twice and would hold
  * an unresponsive tenant below its allowance instead of at it.
  *
@@ -84,7 +84,7 @@
  *
  * burst: one second of the allowance. It absorbs a 100 ms feedback lump
  * at ten times the allowance, and the credit (C) a few hundred new flows
- * declare at start (CONEX.md §5: half an initial window each).
+ * declare at start (docs/wire.md §5.5: half an initial window each).
  *
  * peak_bps 0: ten times the allowance. peak_burst_bytes 0: a tenth of
  * the burst, at least CX_POLICE_BURST_MIN_BYTES. The peak bucket acts

@@ -1,7 +1,7 @@
 /*
  * ConEx signals (RFC 7713 §2.1) as carried on the wire. The same four bits,
  * in the same order, are used by the IPv6 CDO data octet (RFC 7837 §3) and by
- * the project's IPv4 ID encoding (bits 15..12 of the ID, CONEX.md §3).
+ * the project's IPv4 ID encoding (bits 15..12 of the ID, docs/wire.md §3).
  */
 #ifndef CONEX_SIGNAL_H
 #define CONEX_SIGNAL_H
