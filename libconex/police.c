@@ -336,14 +336,15 @@ static void drain_main(struct cx_police *pol, uint64_t bytes, uint64_t now_ns)
 }
 
 int cx_police_packet(struct cx_police *pol, uint64_t reecho_bytes,
-		     uint64_t credit_bytes, uint32_t pkt_bytes, uint32_t rand,
-		     uint64_t now_ns)
+		     uint64_t credit_bytes, uint64_t forgiven_bytes,
+		     uint32_t pkt_bytes, uint32_t rand, uint64_t now_ns)
 {
 	uint64_t marked_bytes, charge;
 	uint32_t ppm;
 
 	/* At most once per L, E and C flag (RFC 7837 §4). */
-	if (reecho_bytes > 2 * (uint64_t)pkt_bytes || credit_bytes > pkt_bytes)
+	if (reecho_bytes > 2 * (uint64_t)pkt_bytes || credit_bytes > pkt_bytes ||
+	    forgiven_bytes > reecho_bytes)
 		return -EINVAL;
 	marked_bytes = reecho_bytes + credit_bytes;
 	catch_up(pol, now_ns);
@@ -370,7 +371,7 @@ int cx_police_packet(struct cx_police *pol, uint64_t reecho_bytes,
 	}
 	if (marked_bytes) {
 		charge = cx_charge_add(&pol->charge, reecho_bytes, credit_bytes,
-				       CX_CHARGE_WINDOW_NS, now_ns);
+				       forgiven_bytes, CX_CHARGE_WINDOW_NS, now_ns);
 		drain_main(pol, charge, now_ns);
 		cx_tb_drain(&pol->peak, charge, now_ns);
 		pol->c.reecho_bytes = sat_add(pol->c.reecho_bytes, reecho_bytes);

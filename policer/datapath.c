@@ -159,14 +159,16 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 		if (pkt.sig & CX_SIG_L) {
 			/*
 			 * The retransmission of a packet this policer dropped
-			 * re-echoes that drop as L: a loss the network did not
-			 * cause, already paid for by the drop. Forgiven, byte
-			 * for byte, so a sanction does not feed itself; taken
-			 * from what is owed only if the packet passes.
+			 * re-echoes that drop as L (and the credit it consumed
+			 * as C): a loss the network did not cause, already
+			 * paid for by the drop. Forgiven, byte for byte, off
+			 * the charge (conex/charge.h), so a sanction does not
+			 * feed itself; taken from what is owed only if the
+			 * packet passes.
 			 */
 			forgive = t->forgive_bytes < pkt.ip_bytes ?
 				  t->forgive_bytes : pkt.ip_bytes;
-			reecho += pkt.ip_bytes - forgive;
+			reecho += pkt.ip_bytes;
 		}
 		if (pkt.sig & CX_SIG_E)
 			reecho += pkt.ip_bytes;
@@ -174,7 +176,7 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 			credit = pkt.ip_bytes;
 	}
 	now_ns = pol_now_ns();
-	if (cx_police_packet(&t->pol, reecho, credit, pkt.ip_bytes,
+	if (cx_police_packet(&t->pol, reecho, credit, forgive, pkt.ip_bytes,
 			     next_rand(pl), now_ns) == CX_POLICE_DROP) {
 		if (pkt.payload_bytes && t->forgive_bytes < t->pol.cfg.burst_bytes)
 			t->forgive_bytes += pkt.ip_bytes;

@@ -158,11 +158,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t pkt = v & 0xffff;
 			uint64_t re = (uint64_t)pkt * ((v >> 16) % 4);
 			uint64_t c = (uint64_t)pkt * ((v >> 18) % 3);
+			uint64_t f = re * (rnd & 0xff) / 255;
 			uint64_t marked = re + c;
 
 			ppm = cx_police_drop_ppm(&p, now);
 			memcpy(&q, &p, sizeof(q));
-			ret = cx_police_packet(&p, re, c, pkt, rnd, now);
+			ret = cx_police_packet(&p, re, c, f, pkt, rnd, now);
 			if (re > 2ULL * pkt || c > pkt) {
 				if (ret != -EINVAL ||
 				    memcmp(&p.c, &q.c, sizeof(p.c)))
@@ -181,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* A passed packet is charged by the once-only rule. */
 			if (ret == CX_POLICE_PASS && marked &&
 			    p.c.charged_bytes - q.c.charged_bytes !=
-			    cx_charge_add(&q.charge, re, c, CX_CHARGE_WINDOW_NS, now))
+			    cx_charge_add(&q.charge, re, c, f, CX_CHARGE_WINDOW_NS, now))
 				__builtin_trap();
 			m.marked += marked;
 			break;

@@ -15,6 +15,7 @@ struct step {
 	uint64_t dt_ns;		/* before the packet */
 	uint64_t reecho, credit;
 	uint64_t want;		/* charge returned */
+	uint64_t forgiven;	/* of the re-echo, the enforcer's own drops */
 };
 
 static void run(const char *name, const struct step *s, size_t n)
@@ -26,7 +27,7 @@ static void run(const char *name, const struct step *s, size_t n)
 	cx_charge_init(&w, T0);
 	for (i = 0; i < n; i++) {
 		t += s[i].dt_ns;
-		got = cx_charge_add(&w, s[i].reecho, s[i].credit, W, t);
+		got = cx_charge_add(&w, s[i].reecho, s[i].credit, s[i].forgiven, W, t);
 		if (got != s[i].want)
 			fail_msg("%s step %zu: charged %llu, want %llu", name, i,
 				 (unsigned long long)got,
@@ -38,29 +39,48 @@ static void test_vectors(void **state)
 {
 	/* An event re-echoed as E and its credit replaced by C: paid once. */
 	static const struct step honest[] = {
-		{ 0, 1500, 0, 1500 },
-		{ MS, 0, 1500, 0 },
-		{ MS, 1500, 1500, 1500 },
-		{ MS, 0, 1500, 1500 },	/* credit beyond the re-echo costs */
-		{ MS, 1500, 0, 0 },	/* and covers the next re-echo */
+		{ 0, 1500, 0, 1500, 0 },
+		{ MS, 0, 1500, 0, 0 },
+		{ MS, 1500, 1500, 1500, 0 },
+		{ MS, 0, 1500, 1500, 0 },	/* credit beyond the re-echo costs */
+		{ MS, 1500, 0, 0, 0 },	/* and covers the next re-echo */
 	};
 	/* L+E on one packet counts twice (two flags), C once. */
 	static const struct step flags[] = {
-		{ 0, 3000, 1500, 3000 },
-		{ MS, 0, 1500, 0 },
-		{ MS, 0, 1500, 1500 },
+		{ 0, 3000, 1500, 3000, 0 },
+		{ MS, 0, 1500, 0, 0 },
+		{ MS, 0, 1500, 1500, 0 },
 	};
 	/* A new window charges afresh: splitting kinds over windows pays both. */
 	static const struct step split[] = {
-		{ 0, 0, 1500, 1500 },
-		{ W, 1500, 0, 1500 },
-		{ W - 1, 0, 1500, 0 },	/* same window as the re-echo */
-		{ 1, 0, 1500, 1500 },	/* exactly one window on: a new one */
+		{ 0, 0, 1500, 1500, 0 },
+		{ W, 1500, 0, 1500, 0 },
+		{ W - 1, 0, 1500, 0, 0 },	/* same window as the re-echo */
+		{ 1, 0, 1500, 1500, 0 },	/* exactly one window on: a new one */
+	};
+	/*
+	 * The enforcer's own drop, retransmitted with L (forgiven) and its
+	 * consumed credit replaced with C: free. A congestion loss beside it
+	 * is paid; more forgiveness than re-echo is capped.
+	 */
+	static const struct step forgive[] = {
+		{ 0, 1500, 0, 0, 1500 },
+		{ MS, 0, 1500, 0, 0 },
+		{ MS, 1500, 1500, 1500, 0 },
+		{ MS, 1500, 0, 0, 3000 },
+	};
+	/* Forgiveness never takes back what was charged. */
+	static const struct step no_refund[] = {
+		{ 0, 0, 1500, 1500, 0 },
+		{ MS, 1500, 0, 0, 1500 },
+		{ MS, 0, 0, 0, 0 },
+		{ MS, 0, 1500, 0, 0 },	/* the target is back at what was paid */
+		{ MS, 0, 1500, 1500, 0 },
 	};
 	/* Nothing declared, nothing charged. */
 	static const struct step none[] = {
-		{ 0, 0, 0, 0 },
-		{ W, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0 },
+		{ W, 0, 0, 0, 0 },
 	};
 
 	(void)state;
@@ -68,6 +88,8 @@ static void test_vectors(void **state)
 	run("flags", flags, CX_ARRAY_SIZE(flags));
 	run("split", split, CX_ARRAY_SIZE(split));
 	run("none", none, CX_ARRAY_SIZE(none));
+	run("forgive", forgive, CX_ARRAY_SIZE(forgive));
+	run("no_refund", no_refund, CX_ARRAY_SIZE(no_refund));
 }
 
 /* A clock that steps back starts a new window there. */
@@ -77,9 +99,9 @@ static void test_clock_back(void **state)
 
 	(void)state;
 	cx_charge_init(&w, T0);
-	assert_int_equal(cx_charge_add(&w, 1500, 0, W, T0), 1500);
-	assert_int_equal(cx_charge_add(&w, 0, 1500, W, T0 - MS), 1500);
-	assert_int_equal(cx_charge_add(&w, 1500, 0, W, T0 - MS), 0);
+	assert_int_equal(cx_charge_add(&w, 1500, 0, 0, W, T0), 1500);
+	assert_int_equal(cx_charge_add(&w, 0, 1500, 0, W, T0 - MS), 1500);
+	assert_int_equal(cx_charge_add(&w, 1500, 0, 0, W, T0 - MS), 0);
 	assert_true(w.start_ns == T0 - MS);
 }
 
@@ -98,9 +120,9 @@ static uint64_t total(uint64_t re_per_event, uint64_t c_per_event,
 
 	cx_charge_init(&w, T0);
 	for (t = T0; t < T0 + 10000 * MS; t += MS, n++) {
-		sum += cx_charge_add(&w, re_per_event, c_per_event, W, t);
+		sum += cx_charge_add(&w, re_per_event, c_per_event, 0, W, t);
 		if (extra_c_every && n % extra_c_every == 0)
-			sum += cx_charge_add(&w, 0, 1500, W, t);
+			sum += cx_charge_add(&w, 0, 1500, 0, W, t);
 	}
 	*events = n;
 	return sum;
@@ -133,8 +155,9 @@ static void test_saturates(void **state)
 	(void)state;
 	cx_charge_init(&w, T0);
 	w.reecho_bytes = CX_CHARGE_MAX_BYTES - 10;
-	assert_true(cx_charge_add(&w, UINT32_MAX, 0, W, T0) == 10);
-	assert_true(cx_charge_add(&w, UINT32_MAX, UINT32_MAX, W, T0) == 0);
+	w.charged_bytes = CX_CHARGE_MAX_BYTES - 10;
+	assert_true(cx_charge_add(&w, UINT32_MAX, 0, 0, W, T0) == 10);
+	assert_true(cx_charge_add(&w, UINT32_MAX, UINT32_MAX, 0, W, T0) == 0);
 	assert_true(w.reecho_bytes == CX_CHARGE_MAX_BYTES);
 }
 

@@ -31,7 +31,7 @@ static int pkt_marked(struct cx_police *p, uint64_t marked_bytes,
 {
 	uint64_t re = marked_bytes < 2ULL * size ? marked_bytes : 2ULL * size;
 
-	return cx_police_packet(p, re, marked_bytes - re, size, rand, now_ns);
+	return cx_police_packet(p, re, marked_bytes - re, 0, size, rand, now_ns);
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -348,12 +348,13 @@ static void test_never_dropped_without_empty(void **state)
 	assert_int_equal(cx_police_drop_ppm(&p, T0 + S), 0);
 	assert_true(p.c.over_ns == 0);
 	/* Beyond two flags' re-echo or one credit is refused, nothing counted. */
-	assert_int_equal(cx_police_packet(&p, 3001, 0, 1500, 0, T0 + S), -EINVAL);
-	assert_int_equal(cx_police_packet(&p, 0, 1501, 1500, 0, T0 + S), -EINVAL);
-	assert_int_equal(cx_police_packet(&p, 1, 0, 0, 0, T0 + S), -EINVAL);
-	assert_int_equal(cx_police_packet(&p, 0, 1, 0, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 3001, 0, 0, 1500, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 0, 1501, 0, 1500, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 1, 0, 0, 0, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 0, 1, 0, 0, 0, T0 + S), -EINVAL);
+	assert_int_equal(cx_police_packet(&p, 1000, 0, 1001, 1500, 0, T0 + S), -EINVAL);
 	assert_true(p.c.packets == 64);
-	assert_int_equal(cx_police_packet(&p, 3000, 1500, 1500, 0, T0 + S),
+	assert_int_equal(cx_police_packet(&p, 3000, 1500, 0, 1500, 0, T0 + S),
 			 CX_POLICE_PASS);
 }
 

@@ -47,6 +47,8 @@ struct cx_charge {
 	uint64_t start_ns;	/* the current window began here */
 	uint64_t credit_bytes;	/* C bytes passed in the window */
 	uint64_t reecho_bytes;	/* L + E bytes passed in the window */
+	uint64_t forgiven_bytes;	/* of the L, re-echoes of the enforcer's own drops */
+	uint64_t charged_bytes;	/* charged in the window so far */
 };
 
 CX_CHARGE_INLINE void cx_charge_init(struct cx_charge *w, uint64_t now_ns)
@@ -54,6 +56,8 @@ CX_CHARGE_INLINE void cx_charge_init(struct cx_charge *w, uint64_t now_ns)
 	w->start_ns = now_ns;
 	w->credit_bytes = 0;
 	w->reecho_bytes = 0;
+	w->forgiven_bytes = 0;
+	w->charged_bytes = 0;
 }
 
 CX_CHARGE_INLINE uint64_t cx_charge__max(uint64_t a, uint64_t b)
@@ -70,23 +74,35 @@ CX_CHARGE_INLINE uint64_t cx_charge__add(uint64_t sum, uint64_t bytes)
 
 /*
  * A passed packet's declarations: reecho_bytes counted once per L and E
- * flag, credit_bytes once for C. Returns the bytes to charge now. A clock
- * that steps back starts a new window.
+ * flag, credit_bytes once for C; forgiven_bytes (at most reecho_bytes) of
+ * its L re-echo a loss the enforcer itself caused by dropping a packet.
+ * Such a loss congested nobody, yet an honest sender declares it twice
+ * like any other (L, and the C that replaces the credit it consumed), so
+ * it comes off the window's maximum once. Returns the bytes to charge
+ * now: the window's max(C, L+E) less its forgiven bytes, less what the
+ * window was charged already (never negative: a charge is not taken
+ * back). A clock that steps back starts a new window.
  */
 CX_CHARGE_INLINE uint64_t cx_charge_add(struct cx_charge *w,
 					uint64_t reecho_bytes,
 					uint64_t credit_bytes,
+					uint64_t forgiven_bytes,
 					uint64_t window_ns, uint64_t now_ns)
 {
-	uint64_t before, after;
+	uint64_t target, charge;
 
 	if (now_ns < w->start_ns || now_ns - w->start_ns >= window_ns)
 		cx_charge_init(w, now_ns);
-	before = cx_charge__max(w->credit_bytes, w->reecho_bytes);
+	if (forgiven_bytes > reecho_bytes)
+		forgiven_bytes = reecho_bytes;
 	w->credit_bytes = cx_charge__add(w->credit_bytes, credit_bytes);
 	w->reecho_bytes = cx_charge__add(w->reecho_bytes, reecho_bytes);
-	after = cx_charge__max(w->credit_bytes, w->reecho_bytes);
-	return after - before;
+	w->forgiven_bytes = cx_charge__add(w->forgiven_bytes, forgiven_bytes);
+	target = cx_charge__max(w->credit_bytes, w->reecho_bytes);
+	target = target > w->forgiven_bytes ? target - w->forgiven_bytes : 0;
+	charge = target > w->charged_bytes ? target - w->charged_bytes : 0;
+	w->charged_bytes += charge;
+	return charge;
 }
 
 #endif

@@ -224,14 +224,16 @@ int cx_police_set_mode(struct cx_police *pol, int mode, uint64_t now_ns);
 /*
  * One packet of the tenant: pkt_bytes on the wire; reecho_bytes its bytes
  * once per L and E flag (at most 2 * pkt_bytes), credit_bytes once for C
- * (at most pkt_bytes); both 0 for an unmarked packet. rand: a uniform
+ * (at most pkt_bytes); both 0 for an unmarked packet; forgiven_bytes
+ * (at most reecho_bytes) of the L re-echo the policer's own drops
+ * (conex/charge.h takes them off the charge). rand: a uniform
  * 32-bit random value. Returns CX_POLICE_PASS or CX_POLICE_DROP; -EINVAL
  * (nothing counted) if a count is too large. A passed packet is charged
  * by cx_charge_add() over CX_CHARGE_WINDOW_NS.
  */
 int cx_police_packet(struct cx_police *pol, uint64_t reecho_bytes,
-		     uint64_t credit_bytes, uint32_t pkt_bytes, uint32_t rand,
-		     uint64_t now_ns);
+		     uint64_t credit_bytes, uint64_t forgiven_bytes,
+		     uint32_t pkt_bytes, uint32_t rand, uint64_t now_ns);
 
 /* Feedback CE bytes from the tunnel egress: drains the main bucket only. */
 void cx_police_drain(struct cx_police *pol, uint64_t bytes, uint64_t now_ns);
