@@ -109,9 +109,13 @@ static const struct scenario scenarios[] = {
 		SEND(3000, 1000, X | C),
 		/* CSC 2000 - 1000 - 666 re-added, then 1000 of credit */
 		SENDG(1000, 1000, X | L | C, 0, 0, 1334),
-		/* same sequence again: CSC zeroed, then 1000 of credit */
-		SENDG(1000, 1000, X | L | C, 0, 0, 1000),
-		SENDG(4000, 1000, X | C, 0, 0, 2000),
+		/*
+		 * same sequence again: CSC zeroed, then 1000 of credit; the
+		 * L share of what was sent (the first L: 1000 of 4000) is
+		 * re-added, 250, and rides the next packet
+		 */
+		SENDG(1000, 1000, X | L | C, 250, 0, 1000),
+		SENDG(4000, 1000, X | L | C, 0, 0, 2000),
 	} },
 	{ "bytes below snd_una are not a loss", CFG1, 999, {
 		SEND(1000, 1000, X | C),
@@ -142,8 +146,12 @@ static const struct scenario scenarios[] = {
 		SEND(3000, 1000, X | C),
 		SENDG(1000, 1000, X | L | C, 0, 0, ANY),
 		SACK1(2000, 1000, 2000, 1000, 0, 0, ANY),
-		/* this loss is already declared by the spurious L */
-		SENDG(2000, 1000, X | C, 0, 0, ANY),
+		/*
+		 * this loss is already declared by the spurious L; the L share
+		 * of the recent bytes (1000 of 4000) re-added for lost L marks
+		 * rides this packet
+		 */
+		SENDG(2000, 1000, X | L | C, 0, 0, ANY),
 		SENDG(3000, 1000, X | L | C, 0, 0, ANY),
 	} },
 	{ "DSACK inside the second block; debt lapses after a flight", CFG1, 999, {
@@ -170,7 +178,8 @@ static const struct scenario scenarios[] = {
 		ACK(0x00000000U, 1, 2000, 0, 2000, 0),
 		/* below snd_una across the wrap: acknowledged, not a loss */
 		SENDG(0xfffffc18U, 1000, X | E | C, 0, 1000, 1000),
-		SENDG(0x00000000U, 1000, X | L | E | C, 0, 0, 1000),
+		/* a loss: the E share of the recent bytes (1000 of 4000) re-added */
+		SENDG(0x00000000U, 1000, X | L | E | C, 0, 250, 1000),
 	} },
 	{ "exact CE counts: min(SMSS * n, delivered)", CFG1, 999, {
 		SEND(1000, 1000, X | C),
@@ -579,10 +588,47 @@ static void test_classic_cwr_start(void **state)
 	assert_int_equal(g.ceg_bytes, 8000);
 }
 
+/*
+ * Lost packets take their marks with them: a retransmission re-adds the
+ * L and E share of the recent bytes (as credit), and a DSACK (the packet
+ * was not lost) takes the E back.
+ */
+static void test_readd_lost_marks(void **state)
+{
+	struct cx_gauge_cfg cfg;
+	struct cx_gauge_sack sack = { 1, { 1001, 0 }, { 2001, 0 } };
+	struct cx_gauge g;
+
+	(void)state;
+	cx_gauge_cfg_default(&cfg);
+	cx_gauge_init(&g, &cfg, 1, 1000);
+	g.ceg_bytes = 2000;
+	cx_gauge_send(&g, &cfg, 1, 1000, 1);		/* E */
+	cx_gauge_send(&g, &cfg, 1001, 1000, 1);		/* E */
+	cx_gauge_send(&g, &cfg, 2001, 2000, 2);
+	assert_int_equal(g.ceg_bytes, 0);
+	/* 1000 resent: half the window carried E, so 500 of E re-added... */
+	assert_int_equal(cx_gauge_send(&g, &cfg, 1001, 1000, 1) & E, E);
+	assert_int_equal(g.readd_le_bytes, 500);
+	/* ...which that packet re-declared whole (500 prepaid). */
+	assert_int_equal(g.ceg_prepaid_bytes, 500);
+	/* The DSACK says it was not lost: the E share comes back off. */
+	g.ceg_bytes = 1000;
+	cx_gauge_ack(&g, &cfg, 2001, false, &sack);
+	assert_true(g.ceg_bytes < 1000);
+	/* Cheats re-add nothing. */
+	cfg.cheat = CX_GAUGE_HALF;
+	cx_gauge_init(&g, &cfg, 1, 1000);
+	cx_gauge_send(&g, &cfg, 1, 1000, 1);
+	cx_gauge_send(&g, &cfg, 1, 1000, 1);
+	assert_int_equal(g.readd_le_bytes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_synack_ecn),
+		cmocka_unit_test(test_readd_lost_marks),
 		cmocka_unit_test(test_classic_cwr_start),
 		cmocka_unit_test(test_cheat_markall),
 		cmocka_unit_test(test_prepaid_marks),

@@ -136,7 +136,10 @@ struct cx_gauge {
 	uint64_t csc_bytes;
 	uint32_t win_bytes;	/* the decaying window: payload bytes sent */
 	uint32_t win_c_bytes;	/* and those that carried C */
+	uint32_t win_l_bytes;	/* L */
+	uint32_t win_e_bytes;	/* E */
 	uint64_t readd_c_bytes;	/* credit re-added for lost packets, cumulative */
+	uint64_t readd_le_bytes;	/* L and E re-added for lost packets, cumulative */
 	uint32_t ace;		/* AccECN: last ACE counter value, 0..7 */
 	uint32_t eceb;		/* AccECN: CE payload bytes fed back, mod 2^24 */
 	uint64_t ce_fed_bytes;	/* AccECN: CE bytes taken into CEG, cumulative */
@@ -242,7 +245,10 @@ CX_GAUGE_INLINE void cx_gauge_init(struct cx_gauge *g,
 	g->csc_bytes = 0;
 	g->win_bytes = 0;
 	g->win_c_bytes = 0;
+	g->win_l_bytes = 0;
+	g->win_e_bytes = 0;
 	g->readd_c_bytes = 0;
+	g->readd_le_bytes = 0;
 	g->ace = CX_GAUGE_ACE_INIT;
 	g->eceb = 0;
 	g->ce_fed_bytes = 0;
@@ -371,13 +377,19 @@ CX_GAUGE_INLINE bool cx_gauge__credit(struct cx_gauge *g,
 	return c;
 }
 
-/* The C share of bytes: bytes * win_c / win (0 while the window is empty). */
-CX_GAUGE_INLINE uint64_t cx_gauge__c_share(const struct cx_gauge *g,
-					   uint64_t bytes)
+/* The share of bytes that carried a flag: bytes * win_x / win (0 if empty). */
+CX_GAUGE_INLINE uint64_t cx_gauge__share(const struct cx_gauge *g,
+					 uint32_t win_x_bytes, uint64_t bytes)
 {
 	if (g->win_bytes == 0)
 		return 0;
-	return bytes * g->win_c_bytes / g->win_bytes;
+	return bytes * win_x_bytes / g->win_bytes;
+}
+
+CX_GAUGE_INLINE uint64_t cx_gauge__c_share(const struct cx_gauge *g,
+					   uint64_t bytes)
+{
+	return cx_gauge__share(g, g->win_c_bytes, bytes);
 }
 
 /*
@@ -389,20 +401,29 @@ CX_GAUGE_INLINE uint64_t cx_gauge__c_share(const struct cx_gauge *g,
  * at once. Which packets were lost is unknown, only how many bytes are
  * resent, so CSC gives up the C share of the recently sent bytes, and the
  * credit policy sends it again. A DSACK gives it back (the packet was not
- * lost). Lost L and E need no such care: classic ECN's conservative E
- * over-declares several-fold, and the audit allows re-echo a round trip.
+ * lost). Lost L and E likewise: the audit counts the congestion they
+ * re-echoed but never sees them, and with E as exact as the feedback
+ * allows (AccECN; classic ECN back to the CWR start) there is no surplus
+ * to cover them. A policer in front drops marked packets too (RFC 7837
+ * §8: with p^2 against p for unmarked ones), so this share, taken as if
+ * drops were blind to marks, over- rather than under-declares.
  */
 CX_GAUGE_INLINE void cx_gauge__readd_credit(struct cx_gauge *g,
 					    const struct cx_gauge_cfg *cfg,
 					    uint32_t rtx_bytes)
 {
-	uint64_t c;
+	uint64_t c, l, e;
 
 	if (cfg->cheat != CX_GAUGE_HONEST)
 		return;
 	c = cx_gauge__c_share(g, rtx_bytes);
 	g->csc_bytes = cx_gauge_sub(g->csc_bytes, c);
 	g->readd_c_bytes = cx_gauge_add(g->readd_c_bytes, c);
+	l = cx_gauge__share(g, g->win_l_bytes, rtx_bytes);
+	e = cx_gauge__share(g, g->win_e_bytes, rtx_bytes);
+	g->leg_bytes = cx_gauge__earn(g->leg_bytes, &g->leg_prepaid_bytes, l);
+	g->ceg_bytes = cx_gauge__earn(g->ceg_bytes, &g->ceg_prepaid_bytes, e);
+	g->readd_le_bytes = cx_gauge_add(g->readd_le_bytes, l + e);
 }
 
 /* Count a sent packet into the window, halving the window when full. */
@@ -412,10 +433,16 @@ CX_GAUGE_INLINE void cx_gauge__window(struct cx_gauge *g, uint8_t bits,
 	if (g->win_bytes >= CX_GAUGE_WIN_BYTES) {
 		g->win_bytes >>= 1;
 		g->win_c_bytes >>= 1;
+		g->win_l_bytes >>= 1;
+		g->win_e_bytes >>= 1;
 	}
 	g->win_bytes += payload_bytes;
 	if (bits & CX_SIG_C)
 		g->win_c_bytes += payload_bytes;
+	if (bits & CX_SIG_L)
+		g->win_l_bytes += payload_bytes;
+	if (bits & CX_SIG_E)
+		g->win_e_bytes += payload_bytes;
 }
 
 /*
@@ -593,10 +620,14 @@ CX_GAUGE_INLINE uint32_t cx_gauge_ack(struct cx_gauge *g,
 			 * RFC 7786 §5.5. It lapses once everything in flight
 			 * now is acknowledged (about one RTT).
 			 */
-			/* not lost after all: its credit did arrive */
-			if (cfg->cheat == CX_GAUGE_HONEST)
+			/* not lost after all: its credit and E did arrive */
+			if (cfg->cheat == CX_GAUGE_HONEST) {
 				g->csc_bytes = cx_gauge_add(g->csc_bytes,
 							    cx_gauge__c_share(g, span));
+				g->ceg_bytes = cx_gauge_sub(g->ceg_bytes,
+							    cx_gauge__share(g, g->win_e_bytes,
+									    span));
+			}
 			if (g->leg_bytes >= span) {
 				g->leg_bytes -= span;
 			} else {
