@@ -4,8 +4,10 @@
  * drop. No allocation and no unbounded work; sanction logs are
  * rate-limited.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -110,11 +112,27 @@ const struct aud_guest *aud_dp_guest_of_addr(const struct auditor *a,
 	return guest_of(a, oif);
 }
 
+/* A source as the audit keys it: an IPv4 address, or an IPv6 /64. */
+static void source_format(const struct cx_audit_pkt *pkt, char *buf,
+			  size_t len)
+{
+	uint8_t a6[16] = { 0 };
+	int v4 = pkt->key.family == CX_FLOW_IPV4;
+
+	memcpy(a6, pkt->src, v4 ? 16 : 8);
+	if (inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a6 + 12 : a6, buf,
+		      (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	else if (!v4)
+		strncat(buf, "/64", len - strlen(buf) - 1);
+}
+
 static void log_sanction(struct auditor *a, const struct cx_audit_pkt *pkt,
 			 const struct cx_audit_result *res,
 			 const struct aud_guest *g)
 {
-	char key[CX_FLOW_KEY_FORMAT_MAX];
+	char key[CX_FLOW_KEY_FORMAT_MAX], src[INET6_ADDRSTRLEN + 4];
+	struct cx_audit_source_info si;
 	struct cx_audit_flow_info fi;
 
 	a->st.sanction_logs++;
@@ -133,13 +151,30 @@ static void log_sanction(struct auditor *a, const struct cx_audit_pkt *pkt,
 			  (long long)fi.credit_bal_bytes,
 			  (long long)fi.reecho_bal_bytes,
 			  (unsigned long long)fi.pending_bytes);
-	} else {
-		cx_log_rl(&a->sanction_rl, pkt->now_ns, CX_LOG_NOTICE,
-			  "sanction: aggregate (unflowed traffic), packet of %s "
-			  "tenant %s (%s): shortfall %llu bytes", key,
-			  g ? g->tenant : "?", g ? g->ifname : "?",
-			  (unsigned long long)res->shortfall_bytes);
 	}
+	if (!(res->events & CX_AUDIT_E_AGG_SANCTION_START))
+		return;
+	if (res->events & CX_AUDIT_E_OVERFLOW) {
+		cx_audit_overflow_info(a->audit, &si);
+		cx_log_rl(&a->sanction_rl, pkt->now_ns, CX_LOG_NOTICE,
+			  "sanction: overflow account (sources the source table "
+			  "had no room for), packet of %s tenant %s (%s): owes "
+			  "%llu bytes beyond the slack", key,
+			  g ? g->tenant : "?", g ? g->ifname : "?",
+			  (unsigned long long)si.shortfall_bytes);
+		return;
+	}
+	if (cx_audit_source_get(a->audit, pkt->src, pkt->key.family, &si) < 0)
+		memset(&si, 0, sizeof(si));
+	source_format(pkt, src, sizeof(src));
+	cx_log_rl(&a->sanction_rl, pkt->now_ns, CX_LOG_NOTICE,
+		  "sanction: source %s, to tenant %s (%s): under-declared by "
+		  "%llu bytes over all its flows (balance %lld: own %lld, "
+		  "flows %lld in %u flows, %u in debt)", src,
+		  g ? g->tenant : "?", g ? g->ifname : "?",
+		  (unsigned long long)si.shortfall_bytes,
+		  (long long)si.balance_bytes, (long long)si.own_bytes,
+		  (long long)si.flows_bytes, si.flows, si.flows_in_debt);
 }
 
 unsigned int aud_dp_packet(void *arg, const struct cxd_nfq_pkt *p,

@@ -70,23 +70,28 @@ static const struct fam counters[] = {
 	{ "conex_auditor_flow_table_full_total",
 	  "Flows not given state: flow table full (audited in the aggregate).",
 	  C(table_full) },
-	{ "conex_auditor_source_table_full_total",
-	  "Sources not given state: source table full.", C(source_full) },
-	{ "conex_auditor_end_pinned_total",
-	  "Ended flows kept for their debt.", C(end_pinned) },
+	{ "conex_auditor_source_flows_full_total",
+	  "Flows not given state: their source holds its share of the flow table.",
+	  C(source_flows_full) },
+	{ "conex_auditor_source_overflow_packets_total",
+	  "Packets of sources refused a record (source table full of debtors), "
+	  "audited in the shared overflow account.", C(source_overflow) },
 	{ "conex_auditor_debt_to_source_total",
-	  "Debts of removed flows passed to their source.", C(debt_to_source) },
+	  "Flows that went leaving debt with their source.", C(debt_to_source) },
 	{ "conex_auditor_debt_to_source_bytes_total",
-	  "Bytes of debt passed to sources.", C(debt_to_source_bytes) },
+	  "Bytes of debt flows left with their source.", C(debt_to_source_bytes) },
 	{ "conex_auditor_debt_inherited_total",
-	  "New flows that inherited their source's debt.", C(debt_inherited) },
+	  "New flows of a source in debt (they share its sanction).",
+	  C(debt_inherited) },
 	{ "conex_auditor_debt_inherited_bytes_total",
-	  "Bytes of debt inherited by new flows.", C(debt_inherited_bytes) },
+	  "Their sources' debt when they started.", C(debt_inherited_bytes) },
+	{ "conex_auditor_debt_capped_bytes_total",
+	  "Source debt beyond the cap, forgotten.", C(debt_capped_bytes) },
 };
 
 static const struct fam gauges[] = {
 	{ "conex_auditor_flows", "Audited flows held now.", C(flows_live) },
-	{ "conex_auditor_sources", "Sources with state held now.", C(sources_live) },
+	{ "conex_auditor_sources", "Source accounts held now.", C(sources_live) },
 };
 
 static const struct {
@@ -96,9 +101,11 @@ static const struct {
 	size_t n;
 } splits[] = {
 	{ "conex_auditor_dropped_packets_total",
-	  "Packets dropped by a sanction, by whose (flow or aggregate).",
+	  "Packets dropped by a sanction, by whose: the flow's own, its source's "
+	  "(source), or of a packet without flow state (aggregate).",
 	  { { "reason", "flow", C(flow_drops) },
-	    { "reason", "aggregate", C(agg_drops) } }, 2 },
+	    { "reason", "source", C(source_drops) },
+	    { "reason", "aggregate", C(agg_drops) } }, 3 },
 	/* RFC 7713 §2.1: Not-ConEx, ConEx-Not-Marked, ConEx-Marked. */
 	{ "conex_auditor_classified_packets_total",
 	  "Audited packets by ConEx class; the classes sum to all packets.",
@@ -115,17 +122,22 @@ static const struct {
 	  { { "scope", "flow", C(flow_loss_bytes) },
 	    { "scope", "aggregate", C(agg_loss_bytes) } }, 2 },
 	{ "conex_auditor_audited_packets_total",
-	  "Packets by where audited: per flow, or in the aggregate.",
+	  "Packets by where audited: per flow, or without flow state in their "
+	  "source's account (aggregate).",
 	  { { "scope", "flow", C(flow_packets) },
 	    { "scope", "aggregate", C(agg_packets) } }, 2 },
 	{ "conex_auditor_sanctions_started_total",
-	  "Sanctions started, of a flow or of the aggregate.",
+	  "Sanctions started, of a flow, of a source's account or of the "
+	  "overflow account.",
 	  { { "scope", "flow", C(sanction_starts) },
-	    { "scope", "aggregate", C(agg_sanction_starts) } }, 2 },
+	    { "scope", "source", C(source_sanctions) },
+	    { "scope", "overflow", C(overflow_sanctions) } }, 3 },
 	{ "conex_auditor_sanctions_ended_total",
-	  "Sanctions ended, of a flow or of the aggregate.",
+	  "Sanctions ended, of a flow, of a source's account or of the "
+	  "overflow account.",
 	  { { "scope", "flow", C(sanction_ends) },
-	    { "scope", "aggregate", C(agg_sanction_ends) } }, 2 },
+	    { "scope", "source", C(source_sanction_ends) },
+	    { "scope", "overflow", C(overflow_sanction_ends) } }, 3 },
 	{ "conex_auditor_anomalies_total",
 	  "Packets with something odd about their ConEx or sequence fields, by reason.",
 	  { { "reason", "x0_with_flags", C(x0_with_flags) },

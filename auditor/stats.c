@@ -30,6 +30,7 @@ static void audit_counters(struct cxd_out *o, const struct cx_audit_counters *c)
 	cxd_out_u64(o, "dropped_bytes", c->dropped_bytes);
 	cxd_out_u64(o, "flow_drops", c->flow_drops);
 	cxd_out_u64(o, "agg_drops", c->agg_drops);
+	cxd_out_u64(o, "source_drops", c->source_drops);
 	/* Classification and declared bytes. */
 	cxd_out_u64(o, "not_conex", c->not_conex);
 	cxd_out_u64(o, "conex_not_marked", c->conex_not_marked);
@@ -63,17 +64,23 @@ static void audit_counters(struct cxd_out *o, const struct cx_audit_counters *c)
 	cxd_out_u64(o, "flows_aged", c->flows_aged);
 	cxd_out_u64(o, "flows_live", c->flows_live);
 	cxd_out_u64(o, "table_full", c->table_full);
-	cxd_out_u64(o, "source_full", c->source_full);
-	cxd_out_u64(o, "end_pinned", c->end_pinned);
+	cxd_out_u64(o, "source_flows_full", c->source_flows_full);
 	cxd_out_u64(o, "sanction_starts", c->sanction_starts);
 	cxd_out_u64(o, "sanction_ends", c->sanction_ends);
+	/* Sources: each its account; the overflow for those without a record. */
+	cxd_out_u64(o, "sources_live", c->sources_live);
+	cxd_out_u64(o, "source_overflow", c->source_overflow);
+	cxd_out_u64(o, "source_sanctions", c->source_sanctions);
+	cxd_out_u64(o, "source_sanction_ends", c->source_sanction_ends);
+	cxd_out_u64(o, "overflow_sanctions", c->overflow_sanctions);
+	cxd_out_u64(o, "overflow_sanction_ends", c->overflow_sanction_ends);
 	cxd_out_u64(o, "agg_sanction_starts", c->agg_sanction_starts);
 	cxd_out_u64(o, "agg_sanction_ends", c->agg_sanction_ends);
 	cxd_out_u64(o, "debt_to_source", c->debt_to_source);
 	cxd_out_u64(o, "debt_to_source_bytes", c->debt_to_source_bytes);
 	cxd_out_u64(o, "debt_inherited", c->debt_inherited);
 	cxd_out_u64(o, "debt_inherited_bytes", c->debt_inherited_bytes);
-	cxd_out_u64(o, "sources_live", c->sources_live);
+	cxd_out_u64(o, "debt_capped_bytes", c->debt_capped_bytes);
 }
 
 static void nfq_counters(struct cxd_out *o, const struct cxd_nfq_stats *s)
@@ -320,7 +327,6 @@ static void flow_item(struct cxd_out *o, const struct auditor *a,
 	cxd_out_u64(o, "debt_bytes", f->debt_bytes);
 	cxd_out_u64(o, "dropped_bytes", f->dropped_bytes);
 	cxd_out_u64(o, "sanction", !!(f->flags & CX_AUDIT_F_SANCTION));
-	cxd_out_u64(o, "ended", !!(f->flags & CX_AUDIT_F_ENDED));
 	cxd_out_item_end(o);
 }
 

@@ -17,11 +17,12 @@
  * cannot consume it. X-only packets of a flow with state are audited in
  * it. Not-ConEx packets are never part of a flow's balances, even inside
  * a ConEx flow (RFC 7713 §5.5 "ignore Not-ConEx packets"): they, and
- * everything else without state, form one aggregate, where their CE and
- * losses are still observed and sanctioned. So declaring nothing on some
- * packets of a ConEx flow moves their congestion to the aggregate rather
- * than hiding it. A FIN or RST ends the flow whatever its encoding,
- * because the marker sends X=0 on packets without payload.
+ * everything else without flow state, are audited in their source's own
+ * balance, where their CE and losses are still observed and sanctioned.
+ * So declaring nothing on some packets of a ConEx flow moves their
+ * congestion to its source rather than hiding it. A FIN or RST ends the
+ * flow whatever its encoding, because the marker sends X=0 on packets
+ * without payload.
  *
  * Observed congestion = CE bytes + loss bytes. Loss is a sequence hole
  * (a packet above the highest sequence seen, rcv_max) that is later
@@ -45,35 +46,53 @@
  *
  * Sanction (RFC 7713 §5.5: proportionate, never an amplifier). Drop
  * probability min(1, shortfall / sanction_scale_bytes), drawn with the
- * caller's random value. ConEx-Marked packets are never dropped: each
+ * caller's random value, the shortfall being the larger of the flow's
+ * and its source's. ConEx-Marked packets are never dropped: each
  * declares at least its own size, so a sender cannot gain by marking to
  * avoid the sanction, its declarations pay the debt down, and RFC 7837 §8
  * drops ConEx-Marked packets last. Declarations and CE of a dropped packet
  * still count: the upstream policer has charged them, and the congestion
  * happened.
  *
- * Aggregate (RFC 7837 §8 drop preference: Not-ConEx, X-only first). Its CE
- * and losses are set against whatever declarations land in it (marked
- * packets of flows refused state); Not-ConEx and X-only traffic declares
- * nothing, so congestion it causes puts the aggregate in shortfall.
- * Losses come from a sketch: sketch_buckets cells keyed by SipHash of the
- * 5-tuple, each holding one flow's sequence state and a tag of its owner;
- * a different owner resets the cell, so collisions lose detection but
- * never invent loss. Unlike a flow, the aggregate cannot declare its way
- * back, so each byte its sanction drops writes one byte of its debt off:
- * undeclared congestion is converted into equal loss, which is what a
- * drop-tail queue would have imposed on a legacy sender, so not marking
- * gains nothing, and legacy traffic is not starved for ever.
+ * Sources. Everything shared is partitioned by source, so that no sender
+ * can drain another's: each has an account (audit.h) of the credit of its
+ * packets without flow state and of its flows, each flow's capped at the
+ * re-echo cover (one flow's unspent credit covers at most two slacks of
+ * its siblings' debt, and was paid for). The slack is granted once per
+ * source: 5-tuples that each stay under the flow slack still add up.
+ * Only credit is summed: declared ahead and re-sent when lost, an honest
+ * source holds it >= 0 however many flows it runs (and the policer
+ * charges max(C, L + E): a sender paying C has paid), while re-echo lags
+ * and is lost with dropped packets, which each flow's own slack and cover
+ * absorb. A source's sanction writes a byte of debt off per byte it drops,
+ * as the old single aggregate did: a Not-ConEx sender cannot declare,
+ * X-only traffic chose not to, and a source whose debt was forged
+ * (spoofed while its policer fails open) must not pay more than the
+ * forger sent; the cap bounds that to one short sanction. A flow's own
+ * sanction writes nothing off: a flow can declare, and its debt stays
+ * whole in its source, so that a new 5-tuple starts under all of it.
+ *
+ * Without flow state, losses come from a sketch: sketch_buckets cells
+ * keyed by SipHash of the 5-tuple, each holding one flow's sequence state
+ * and a tag of its owner; a different owner resets the cell, so
+ * collisions lose detection but never invent loss.
  *
  * Whitewashing and exhaustion. A flow owing anything (credit or re-echo
- * balance below zero) is pinned: the flow table's policy never evicts it.
- * When a flow ends (FIN/RST) its debt moves to a per-source record, and
- * the source's next new flow starts with that debt against its credit, so
- * a restart under a new 5-tuple pays first. A source record with debt is
- * pinned too. A new flow needs a source record; if the source table is
- * full of debtors, or the flow table full of pinned flows, the packet is
- * audited in the aggregate instead (counted), so exhausting state moves
- * a cheat into the aggregate's audit, never out of audit.
+ * balance below zero) is pinned: the flow table's policy never evicts it
+ * until it has been idle for idle_ns. A flow that goes leaves its credit
+ * with its source: evicted, all of it (so that no source's balance moves
+ * on another's packet); ended by FIN/RST, its debt only, and at most what
+ * it owed before that packet (a FIN alone, forged or not, moves nothing).
+ * A restart under a new 5-tuple therefore starts under its source's debt.
+ * A source with a flow in debt, or beyond its slack, is pinned in the
+ * source table the same way. One source holds at most source_flows_max
+ * flows, so a sender minting 5-tuples cannot take the flow table (and the
+ * per-flow audit) from the others; past it, or with the flow table full
+ * of pinned flows, its packets are audited in its own balance. A source
+ * with no record (the source table full of pinned ones: only a sender
+ * owning that many addresses, or spoofing) is audited in one shared
+ * overflow account, counted: exhausting state moves a cheat into a
+ * coarser audit, never out of audit.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -159,32 +178,59 @@ struct flow {
 	uint32_t flags;		/* CX_AUDIT_F_* */
 	uint32_t seen;		/* last packet, in IDLE_SHIFT units */
 	uint32_t born;		/* first packet, in TICK_SHIFT units (wraps: 52 days) */
+	uint32_t acct;		/* generation of the account it reports to; 0: none */
+	int64_t reported;	/* its credit as counted there (flow_credit) */
 	uint64_t dropped_bytes;
-	uint64_t reported_bytes;	/* its share of the source's live_bytes */
 };
 
 /*
- * debt_bytes: debt of the source's ended flows, taken by its next flow.
- * live_bytes: the sum of the shortfalls of its flows still in the table,
- * which a new flow of the source also starts with (see flow_create).
+ * A source's account (audit.h): balance = own + flows. A record is made
+ * on a source's first packet and named by a generation number, so that a
+ * flow that reported to an earlier record of its source (since evicted)
+ * knows to report afresh: flows == the sum of reported over the flows
+ * whose acct is gen. Generations wrap after 2^32 records; a flow idle
+ * through all of them could then count twice, for its credit only.
  */
-struct source {
-	uint64_t debt_bytes;
-	uint64_t live_bytes;
+struct account {
+	int64_t own;
+	int64_t flows;
+	uint64_t dropped_bytes;
+	uint32_t gen;
+	uint32_t nflows;	/* flows reporting here */
+	uint32_t in_debt;	/* of them, with reported < 0 */
+	uint32_t flags;		/* CX_AUDIT_F_SANCTION */
+	uint32_t seen;		/* last packet, in IDLE_SHIFT units */
 };
+
+#define OVERFLOW_GEN	1U	/* the overflow account's; records get >= 2 */
+/*
+ * A flow's credit counts for its source down to -2^38 (256 GB, far past
+ * any cap): 2^24 flows then sum well inside int64_t.
+ */
+#define REPORT_MIN	(-((int64_t)1 << 38))
+/* Default source_flows_max: this share of the flow table, at least 64. */
+#define SOURCE_FLOWS_SHARE	32
+#define SOURCE_FLOWS_MIN	64
+/* Default debt_cap_bytes: the slack and this many sanction scales. */
+#define DEBT_CAP_SCALES		2
 
 struct cx_audit {
 	struct cx_audit_cfg cfg;
 	struct cx_siphash_key sketch_key;
 	uint64_t slot_ns;
+	int64_t cover_bytes;		/* a flow's credit counts up to this */
+	int64_t debt_cap_bytes;
+	uint32_t flows_per_source;
+	uint32_t next_gen;
+	uint32_t sanctioned;		/* accounts under sanction now */
 	struct cx_flowtable *flows;
 	struct cx_flowtable *sources;
 	struct seqtrack *sketch;
-	struct bal agg;
-	uint32_t agg_flags;
-	uint64_t agg_dropped_bytes;
+	struct account overflow;
 	struct cx_audit_counters c;
-	struct cx_audit_result *res;	/* of the packet in progress */
+	const struct cx_audit_pkt *pkt;	/* the packet in progress, */
+	struct account *ac;		/* its source's account once needed, */
+	struct cx_audit_result *res;	/* its result */
 	uint32_t now_units;		/* its time, in IDLE_SHIFT units */
 	uint32_t now_ticks;		/* and in TICK_SHIFT units */
 };
@@ -202,6 +248,8 @@ void cx_audit_cfg_default(struct cx_audit_cfg *cfg)
 		.reecho_allowance_ns = CX_AUDIT_ALLOWANCE_DEFAULT_NS,
 		.reorder_window_ns = CX_AUDIT_REORDER_DEFAULT_NS,
 		.idle_ns = CX_AUDIT_IDLE_DEFAULT_NS,
+		.source_flows_max = 0,
+		.debt_cap_bytes = 0,
 	};
 }
 
@@ -212,7 +260,8 @@ int cx_audit_cfg_check(const struct cx_audit_cfg *cfg)
 	if (cfg->flow_capacity < 1 ||
 	    cfg->flow_capacity > CX_FLOWTABLE_CAPACITY_MAX ||
 	    cfg->source_capacity < 1 ||
-	    cfg->source_capacity > CX_FLOWTABLE_CAPACITY_MAX)
+	    cfg->source_capacity > CX_FLOWTABLE_CAPACITY_MAX ||
+	    cfg->source_flows_max > CX_FLOWTABLE_CAPACITY_MAX)
 		return -EINVAL;
 	if (cfg->sketch_buckets < 1 || cfg->sketch_buckets > CX_AUDIT_SKETCH_MAX ||
 	    (cfg->sketch_buckets & (cfg->sketch_buckets - 1)))
@@ -241,7 +290,7 @@ size_t cx_audit_mem_size(const struct cx_audit_cfg *cfg)
 	if (cx_audit_cfg_check(cfg) < 0)
 		return 0;
 	f = cx_flowtable_mem_size(cfg->flow_capacity, sizeof(struct flow));
-	s = cx_flowtable_mem_size(cfg->source_capacity, sizeof(struct source));
+	s = cx_flowtable_mem_size(cfg->source_capacity, sizeof(struct account));
 	if (!f || !s)
 		return 0;
 	return sizeof(struct cx_audit) + f + s +
@@ -256,159 +305,6 @@ size_t cx_audit_mem_per_flow(const struct cx_audit_cfg *cfg)
 		return 0;
 	f = cx_flowtable_mem_size(cfg->flow_capacity, sizeof(struct flow));
 	return (f + cfg->flow_capacity - 1) / cfg->flow_capacity;
-}
-
-static uint64_t bal_debt(const struct bal *b)
-{
-	int64_t worst = CX_MIN(b->credit, b->reecho);
-
-	return worst < 0 ? (uint64_t)-worst : 0;
-}
-
-static uint64_t sat_add(uint64_t v, uint64_t bytes)
-{
-	return bytes > UINT64_MAX - v ? UINT64_MAX : v + bytes;
-}
-
-/* Source records share the flow table's code: a key with only an address. */
-static void source_key(struct cx_flow_key *k, const uint8_t src[16],
-		       uint8_t family)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->saddr, src, sizeof(k->saddr));
-	k->family = family;
-}
-
-/*
- * A flow that owes nothing may make room. One in debt is pinned, so that
- * a cheat cannot escape by crowding it out, until it has been idle for
- * idle_ns: then it was abandoned (a sender that opens flows and leaves
- * them sanctioned), and it makes room too, its debt going to its source's
- * record, which the next flow of that source inherits. Only if that record
- * exists: a debt with nowhere to go stays pinned.
- */
-static bool flow_idle(const struct cx_audit *a, const struct flow *f)
-{
-	uint64_t idle = (uint64_t)(a->now_units - f->seen) << IDLE_SHIFT;
-
-	return a->cfg.idle_ns && idle >= a->cfg.idle_ns;
-}
-
-static bool flow_can_evict(const struct cx_flow_key *k, const void *value,
-			   void *arg)
-{
-	const struct flow *f = value;
-	struct cx_audit *a = arg;
-	struct cx_flow_key sk;
-	void *v;
-
-	if (!(f->flags & CX_AUDIT_F_SANCTION) && !bal_debt(&f->bal))
-		return true;
-	if (!flow_idle(a, f))
-		return false;
-	source_key(&sk, k->saddr, k->family);
-	return cx_flowtable_lookup(a->sources, &sk, &v) == 0;
-}
-
-static void flow_on_evict(const struct cx_flow_key *k, void *value, void *arg)
-{
-	struct cx_audit *a = arg;
-	struct flow *f = value;
-	uint64_t debt = bal_debt(&f->bal);
-	struct cx_flow_key sk;
-	struct source *src;
-	void *v;
-
-	a->c.flows_evicted++;
-	a->res->events |= CX_AUDIT_E_FLOW_EVICTED;
-	if (!debt && !f->reported_bytes)
-		return;
-	/* can_evict found the record. */
-	source_key(&sk, k->saddr, k->family);
-	if (cx_flowtable_lookup(a->sources, &sk, &v) < 0)
-		return;
-	src = v;
-	src->live_bytes -= CX_MIN(src->live_bytes, f->reported_bytes);
-	if (debt) {
-		src->debt_bytes = sat_add(src->debt_bytes, debt);
-		a->c.flows_aged++;
-		a->c.debt_to_source++;
-		a->c.debt_to_source_bytes += debt;
-		a->res->events |= CX_AUDIT_E_DEBT_TO_SOURCE;
-	}
-}
-
-static bool source_can_evict(const struct cx_flow_key *k, const void *value,
-			     void *arg)
-{
-	(void)k;
-	(void)arg;
-	const struct source *src = value;
-
-	return !src->debt_bytes && !src->live_bytes;
-}
-
-struct cx_audit *cx_audit_new(const struct cx_audit_cfg *cfg,
-			      const struct cx_siphash_key *key)
-{
-	struct cx_flowtable_policy fpol = {
-		.can_evict = flow_can_evict,
-		.on_evict = flow_on_evict,
-	};
-	struct cx_flowtable_policy spol = {
-		.can_evict = source_can_evict,
-	};
-	struct cx_audit *a;
-	int err = EINVAL;
-
-	if (!key || cx_audit_cfg_check(cfg) < 0)
-		goto err;
-	err = ENOMEM;
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		goto err;
-	a->cfg = *cfg;
-	/* Settled at an age between allowance and 8/7 of it (see bal_advance). */
-	a->slot_ns = (cfg->reecho_allowance_ns + CX_AUDIT_RING_SLOTS - 2) /
-		     (CX_AUDIT_RING_SLOTS - 1);
-	/* An independent key, so sketch cells and table buckets are unrelated. */
-	a->sketch_key.k0 = key->k0 ^ 0x736b657463686b30ULL;
-	a->sketch_key.k1 = key->k1 ^ 0x6175646974736b31ULL;
-	a->flows = cx_flowtable_new(cfg->flow_capacity, sizeof(struct flow), key);
-	if (!a->flows)
-		goto err_free_audit;
-	a->sources = cx_flowtable_new(cfg->source_capacity,
-				      sizeof(struct source), key);
-	if (!a->sources)
-		goto err_free_flows;
-	a->sketch = calloc(cfg->sketch_buckets, sizeof(*a->sketch));
-	if (!a->sketch)
-		goto err_free_sources;
-	fpol.arg = a;
-	fpol.max_scan = cfg->evict_scan;
-	cx_flowtable_set_policy(a->flows, &fpol);
-	cx_flowtable_set_policy(a->sources, &spol);
-	return a;
-
-err_free_sources:
-	cx_flowtable_free(a->sources);
-err_free_flows:
-	cx_flowtable_free(a->flows);
-err_free_audit:
-	free(a);
-err:
-	errno = err;
-	return NULL;
-}
-
-void cx_audit_free(struct cx_audit *a)
-{
-	if (!a)
-		return;
-	free(a->sketch);
-	cx_flowtable_free(a->sources);
-	cx_flowtable_free(a->flows);
-	free(a);
 }
 
 static int64_t bal_add(int64_t v, uint64_t bytes)
@@ -495,15 +391,6 @@ static void bal_declare(struct bal *b, uint8_t sig, uint32_t ip_bytes)
 		b->reecho = bal_add(b->reecho, ip_bytes);
 	if (sig & CX_SIG_E)
 		b->reecho = bal_add(b->reecho, ip_bytes);
-}
-
-/* Aggregate only: a dropped byte writes off a byte of each deficit. */
-static void bal_repay(struct bal *b, uint32_t bytes)
-{
-	if (b->credit < 0)
-		b->credit = CX_MIN(bal_add(b->credit, bytes), (int64_t)0);
-	if (b->reecho < 0)
-		b->reecho = CX_MIN(bal_add(b->reecho, bytes), (int64_t)0);
 }
 
 static uint64_t bal_pending(const struct bal *b)
@@ -897,35 +784,411 @@ static void count_class(struct cx_audit *a, const struct cx_audit_pkt *p,
 	}
 }
 
+
+static uint64_t bal_debt(const struct bal *b)
+{
+	int64_t worst = CX_MIN(b->credit, b->reecho);
+
+	return worst < 0 ? (uint64_t)-worst : 0;
+}
+
 /*
- * A new flow needs its source's record first (to inherit debt now, and
- * to hold debt later). NULL: no state, audit in the aggregate.
+ * Source records share the flow table's code: a key with only an address,
+ * an IPv6 one cut to its /64 (see audit.h).
+ */
+static void source_key(struct cx_flow_key *k, const uint8_t src[16],
+		       uint8_t family)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, src, family == CX_FLOW_IPV6 ? 8 : sizeof(k->saddr));
+	k->family = family;
+}
+
+static bool idle(const struct cx_audit *a, uint32_t seen)
+{
+	uint64_t t = (uint64_t)(a->now_units - seen) << IDLE_SHIFT;
+
+	return a->cfg.idle_ns && t >= a->cfg.idle_ns;
+}
+
+/* own + v; |own| <= BAL_MAX and |v| < 2^63 - BAL_MAX, so the sum fits. */
+static int64_t own_add(int64_t own, int64_t v)
+{
+	int64_t r = own + v;
+
+	return CX_MAX(CX_MIN(r, BAL_MAX), -BAL_MAX);
+}
+
+/* A flow's credit as its source counts it (audit.h: capped at the cover). */
+static int64_t flow_credit(const struct cx_audit *a, const struct flow *f)
+{
+	return CX_MAX(CX_MIN(f->bal.credit, a->cover_bytes), REPORT_MIN);
+}
+
+static int64_t acct_balance(const struct account *ac)
+{
+	return ac->own + ac->flows;
+}
+
+static uint64_t acct_debt(const struct account *ac)
+{
+	int64_t b = acct_balance(ac);
+
+	return b < 0 ? (uint64_t)-b : 0;
+}
+
+/* Take f's credit out of ac, the account it reports to. */
+static void acct_detach(struct account *ac, struct flow *f)
+{
+	ac->flows -= f->reported;
+	if (f->reported < 0)
+		ac->in_debt--;
+	ac->nflows--;
+	f->acct = 0;
+	f->reported = 0;
+}
+
+/*
+ * The account f reports to, if it is still there: the overflow, or the
+ * record of its source of that generation (k is f's key: a source's flows
+ * share its address, see struct cx_audit_pkt.src).
+ */
+static struct account *flow_account(struct cx_audit *a,
+				    const struct cx_flow_key *k,
+				    const struct flow *f)
+{
+	struct cx_flow_key sk;
+	void *v;
+
+	if (f->acct == OVERFLOW_GEN)
+		return &a->overflow;
+	if (!f->acct)
+		return NULL;
+	source_key(&sk, k->saddr, k->family);
+	if (cx_flowtable_lookup(a->sources, &sk, &v) < 0 ||
+	    ((struct account *)v)->gen != f->acct)
+		return NULL;
+	return v;
+}
+
+/*
+ * Count f's credit v in ac. A flow that reported to another account moves
+ * here: out of the overflow if it was there; an evicted record of its
+ * source took the old report with it.
+ */
+static void acct_report(struct cx_audit *a, struct account *ac,
+			struct flow *f, int64_t v)
+{
+	if (f->acct != ac->gen) {
+		if (f->acct == OVERFLOW_GEN)
+			acct_detach(&a->overflow, f);
+		f->acct = ac->gen;
+		f->reported = 0;
+		ac->nflows++;
+	}
+	if (f->reported < 0)
+		ac->in_debt--;
+	if (v < 0)
+		ac->in_debt++;
+	ac->flows += v - f->reported;
+	f->reported = v;
+}
+
+/*
+ * f goes, leaving keep (its reported credit or less) in its source's own
+ * balance: all of it when evicted, so that no source's balance moves on
+ * another's packet; its debt only when it ended (flow_end).
+ */
+static void flow_leave(struct cx_audit *a, struct account *ac, struct flow *f,
+		       int64_t keep)
+{
+	acct_detach(ac, f);
+	ac->own = own_add(ac->own, keep);
+	if (keep < 0) {
+		a->c.debt_to_source++;
+		a->c.debt_to_source_bytes += (uint64_t)-keep;
+		a->res->events |= CX_AUDIT_E_DEBT_TO_SOURCE;
+	}
+}
+
+/*
+ * A flow that owes nothing may make room. One in debt is pinned, so that
+ * a cheat cannot escape by crowding it out, until it has been idle for
+ * idle_ns: then it was abandoned (a sender that opens flows and leaves
+ * them sanctioned), and it makes room too, its credit staying with its
+ * source (flow_on_evict).
+ */
+static bool flow_can_evict(const struct cx_flow_key *k, const void *value,
+			   void *arg)
+{
+	const struct flow *f = value;
+
+	(void)k;
+	if (!(f->flags & CX_AUDIT_F_SANCTION) && !bal_debt(&f->bal))
+		return true;
+	return idle(arg, f->seen);
+}
+
+static void flow_on_evict(const struct cx_flow_key *k, void *value, void *arg)
+{
+	struct cx_audit *a = arg;
+	struct flow *f = value;
+	struct account *ac;
+
+	a->c.flows_evicted++;
+	a->res->events |= CX_AUDIT_E_FLOW_EVICTED;
+	if ((f->flags & CX_AUDIT_F_SANCTION) || bal_debt(&f->bal))
+		a->c.flows_aged++;
+	ac = flow_account(a, k, f);
+	if (ac)
+		flow_leave(a, ac, f, f->reported);
+}
+
+/*
+ * A source record may make room if it owes no more than the slack and
+ * none of its flows owes: losing it forgives at most a slack, and a flow
+ * with credit reports it afresh to the source's next record. So only
+ * debt pins records, and filling the table with pinned ones (to push new
+ * sources into the overflow) takes more than a slack of undeclared
+ * congestion per record. A pinned one may go once its source has been
+ * idle for idle_ns (a record spoofed into debt must not hold its place
+ * for ever).
+ */
+static bool source_can_evict(const struct cx_flow_key *k, const void *value,
+			     void *arg)
+{
+	const struct account *ac = value;
+	const struct cx_audit *a = arg;
+
+	(void)k;
+	if (!ac->in_debt && ac->own >= -(int64_t)a->cfg.slack_bytes)
+		return true;
+	return idle(a, ac->seen);
+}
+
+/* One under sanction may go when idle: it is no longer counted. */
+static void source_on_evict(const struct cx_flow_key *k, void *value,
+			    void *arg)
+{
+	const struct account *ac = value;
+	struct cx_audit *a = arg;
+
+	(void)k;
+	if (ac->flags & CX_AUDIT_F_SANCTION)
+		a->sanctioned--;
+}
+
+struct cx_audit *cx_audit_new(const struct cx_audit_cfg *cfg,
+			      const struct cx_siphash_key *key)
+{
+	struct cx_flowtable_policy fpol = {
+		.can_evict = flow_can_evict,
+		.on_evict = flow_on_evict,
+	};
+	struct cx_flowtable_policy spol = {
+		.can_evict = source_can_evict,
+		.on_evict = source_on_evict,
+	};
+	struct cx_audit *a;
+	uint32_t share;
+	int err = EINVAL;
+
+	if (!key || cx_audit_cfg_check(cfg) < 0)
+		goto err;
+	err = ENOMEM;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto err;
+	a->cfg = *cfg;
+	/* Settled at an age between allowance and 8/7 of it (see bal_advance). */
+	a->slot_ns = (cfg->reecho_allowance_ns + CX_AUDIT_RING_SLOTS - 2) /
+		     (CX_AUDIT_RING_SLOTS - 1);
+	a->cover_bytes = (int64_t)(COVER_SLACKS * cfg->slack_bytes);
+	a->debt_cap_bytes = cfg->debt_cap_bytes ? (int64_t)cfg->debt_cap_bytes :
+			    (int64_t)(cfg->slack_bytes + DEBT_CAP_SCALES *
+				      (uint64_t)cfg->sanction_scale_bytes);
+	share = CX_MAX(cfg->flow_capacity / SOURCE_FLOWS_SHARE,
+		       CX_MIN(cfg->flow_capacity, (uint32_t)SOURCE_FLOWS_MIN));
+	a->flows_per_source = cfg->source_flows_max ? cfg->source_flows_max :
+			      share;
+	a->overflow.gen = OVERFLOW_GEN;
+	a->next_gen = OVERFLOW_GEN + 1;
+	/* An independent key, so sketch cells and table buckets are unrelated. */
+	a->sketch_key.k0 = key->k0 ^ 0x736b657463686b30ULL;
+	a->sketch_key.k1 = key->k1 ^ 0x6175646974736b31ULL;
+	a->flows = cx_flowtable_new(cfg->flow_capacity, sizeof(struct flow), key);
+	if (!a->flows)
+		goto err_free_audit;
+	a->sources = cx_flowtable_new(cfg->source_capacity,
+				      sizeof(struct account), key);
+	if (!a->sources)
+		goto err_free_flows;
+	a->sketch = calloc(cfg->sketch_buckets, sizeof(*a->sketch));
+	if (!a->sketch)
+		goto err_free_sources;
+	fpol.arg = a;
+	fpol.max_scan = cfg->evict_scan;
+	spol.arg = a;
+	cx_flowtable_set_policy(a->flows, &fpol);
+	cx_flowtable_set_policy(a->sources, &spol);
+	return a;
+
+err_free_sources:
+	cx_flowtable_free(a->sources);
+err_free_flows:
+	cx_flowtable_free(a->flows);
+err_free_audit:
+	free(a);
+err:
+	errno = err;
+	return NULL;
+}
+
+void cx_audit_free(struct cx_audit *a)
+{
+	if (!a)
+		return;
+	free(a->sketch);
+	cx_flowtable_free(a->sources);
+	cx_flowtable_free(a->flows);
+	free(a);
+}
+
+/*
+ * The account of p's source: its record, made on its first packet, or
+ * the overflow when the source table has no room.
+ */
+static struct account *acct_get(struct cx_audit *a,
+				const struct cx_audit_pkt *p)
+{
+	struct cx_flow_key sk;
+	struct account *ac;
+	void *v;
+	int ret;
+
+	source_key(&sk, p->src, p->key.family);
+	ret = cx_flowtable_insert(a->sources, &sk, &v);
+	if (ret == -ENOSPC) {
+		ac = &a->overflow;
+		a->c.source_overflow++;
+		a->res->events |= CX_AUDIT_E_OVERFLOW;
+	} else {
+		ac = v;
+		if (ret == 0) {
+			ac->gen = a->next_gen++;
+			if (a->next_gen <= OVERFLOW_GEN)
+				a->next_gen = OVERFLOW_GEN + 1;
+		}
+	}
+	ac->seen = a->now_units;
+	return ac;
+}
+
+/* The packet's account, found (or made) once per packet when needed. */
+static struct account *pkt_acct(struct cx_audit *a)
+{
+	if (!a->ac)
+		a->ac = acct_get(a, a->pkt);
+	return a->ac;
+}
+
+static void acct_sanction_state(struct cx_audit *a, struct account *ac,
+				uint64_t short_bytes)
+{
+	bool ovf = ac == &a->overflow;
+
+	if (short_bytes && !(ac->flags & CX_AUDIT_F_SANCTION)) {
+		ac->flags |= CX_AUDIT_F_SANCTION;
+		a->sanctioned++;
+		a->c.agg_sanction_starts++;
+		if (ovf)
+			a->c.overflow_sanctions++;
+		else
+			a->c.source_sanctions++;
+		a->res->events |= CX_AUDIT_E_AGG_SANCTION_START;
+	} else if (!short_bytes && (ac->flags & CX_AUDIT_F_SANCTION)) {
+		ac->flags &= ~(uint32_t)CX_AUDIT_F_SANCTION;
+		a->sanctioned--;
+		a->c.agg_sanction_ends++;
+		if (ovf)
+			a->c.overflow_sanction_ends++;
+		else
+			a->c.source_sanction_ends++;
+		a->res->events |= CX_AUDIT_E_AGG_SANCTION_END;
+	}
+}
+
+/*
+ * After a change to the packet's account: debt beyond the cap is
+ * forgotten, then its sanction state follows. Returns its shortfall.
+ */
+static uint64_t acct_settle(struct cx_audit *a, struct account *ac)
+{
+	int64_t b = acct_balance(ac);
+	uint64_t short_bytes;
+
+	if (b < -a->debt_cap_bytes) {
+		ac->own = own_add(ac->own, -a->debt_cap_bytes - b);
+		a->c.debt_capped_bytes += (uint64_t)(-a->debt_cap_bytes - b);
+		a->res->events |= CX_AUDIT_E_DEBT_CAPPED;
+	}
+	short_bytes = over_slack(a, acct_debt(ac));
+	acct_sanction_state(a, ac, short_bytes);
+	return short_bytes;
+}
+
+/*
+ * A packet of the source dropped. By the source's sanction, a byte of its
+ * debt is written off per byte. By its flow's own, nothing is: that flow
+ * can declare, and must (else ending it and starting another would turn
+ * the flow's debt into one the source pays off in loss, capped).
+ */
+static void acct_drop(struct account *ac, uint32_t bytes, bool write_off)
+{
+	uint64_t debt = acct_debt(ac);
+
+	if (write_off)
+		ac->own = own_add(ac->own, (int64_t)CX_MIN(debt, (uint64_t)bytes));
+	ac->dropped_bytes += bytes;
+}
+
+/*
+ * A source's sanction takes data, not control: a TCP packet without
+ * payload (SYN, pure ACK, FIN, RST; 52 bytes or so, nothing to take) passes
+ * it, so that a source in debt can still end its flows (which leaves
+ * their debt with it) and acknowledge the data others send it. A flow's
+ * own sanction still applies to them.
+ */
+static bool source_spares(const struct cx_audit_pkt *p)
+{
+	return (p->flags & CX_AUDIT_P_TCP) && p->payload_bytes == 0;
+}
+
+/*
+ * A new flow in the source's record (never the overflow's: an account
+ * shared by unknown sources cannot hold anyone's flows), within the
+ * source's share of the table. NULL: no state, audit in the account.
  */
 static struct flow *flow_create(struct cx_audit *a,
 				const struct cx_audit_pkt *p)
 {
-	struct cx_flow_key sk;
-	struct source *src;
+	struct account *ac = pkt_acct(a);
 	struct flow *f;
 	uint64_t debt;
 	void *v;
-	int sret, ret;
+	int ret;
 
-	source_key(&sk, p->src, p->key.family);
-	sret = cx_flowtable_insert(a->sources, &sk, &v);
-	if (sret == -ENOSPC) {
-		a->c.source_full++;
-		a->res->events |= CX_AUDIT_E_SOURCE_FULL;
+	if (ac == &a->overflow)
+		return NULL;
+	if (ac->nflows >= a->flows_per_source) {
+		a->c.source_flows_full++;
+		a->res->events |= CX_AUDIT_E_SOURCE_FLOWS_FULL;
 		return NULL;
 	}
-	src = v;
 	ret = cx_flowtable_insert(a->flows, &p->key, &v);
 	if (ret == -ENOSPC) {
 		a->c.table_full++;
 		a->res->events |= CX_AUDIT_E_TABLE_FULL;
-		/* A record made just now holds nothing: give it back. */
-		if (sret == 0)
-			cx_flowtable_delete(a->sources, &sk);
 		return NULL;
 	}
 	f = v;
@@ -936,20 +1199,12 @@ static struct flow *flow_create(struct cx_audit *a,
 	f->born = a->now_ticks;
 	a->c.flows_created++;
 	a->res->events |= CX_AUDIT_E_FLOW_NEW;
-	/*
-	 * Whitewashing (RFC 7713 §5.5): a new flow starts with its source's
-	 * debt, both that of ended flows (moved) and the shortfall of flows
-	 * still open (copied: a sender that abandons a sanctioned flow for a
-	 * new 5-tuple owes it on the new one; one that keeps both pays on
-	 * both, which only a source already under-declaring can incur).
-	 */
-	debt = sat_add(src->debt_bytes, src->live_bytes);
+	/* Whitewashing (RFC 7713 §5.5): it shares its source's debt. */
+	debt = acct_debt(ac);
 	if (debt) {
-		f->bal.credit = bal_sub(0, debt);
 		a->c.debt_inherited++;
 		a->c.debt_inherited_bytes += debt;
 		a->res->events |= CX_AUDIT_E_DEBT_INHERITED;
-		src->debt_bytes = 0;
 	}
 	return f;
 }
@@ -968,54 +1223,33 @@ static void flow_sanction_state(struct cx_audit *a, struct flow *f,
 	}
 }
 
-static void agg_sanction_state(struct cx_audit *a, uint64_t short_bytes)
+/* The packet's account, with the flow's credit reported to it. */
+static struct account *flow_sync(struct cx_audit *a, struct flow *f)
 {
-	if (short_bytes && !(a->agg_flags & CX_AUDIT_F_SANCTION)) {
-		a->agg_flags |= CX_AUDIT_F_SANCTION;
-		a->c.agg_sanction_starts++;
-		a->res->events |= CX_AUDIT_E_AGG_SANCTION_START;
-	} else if (!short_bytes && (a->agg_flags & CX_AUDIT_F_SANCTION)) {
-		a->agg_flags &= ~(uint32_t)CX_AUDIT_F_SANCTION;
-		a->c.agg_sanction_ends++;
-		a->res->events |= CX_AUDIT_E_AGG_SANCTION_END;
-	}
-}
+	struct account *ac = pkt_acct(a);
 
-/*
- * Keep the source's live_bytes equal to the sum of its flows' shortfalls.
- * Only flows that have or had a shortfall pay for the lookup.
- */
-static void flow_report(struct cx_audit *a, struct flow *f,
-			const struct cx_audit_pkt *p, uint64_t short_bytes)
-{
-	struct cx_flow_key sk;
-	struct source *src;
-	void *v;
-
-	if (short_bytes == f->reported_bytes)
-		return;
-	source_key(&sk, p->src, p->key.family);
-	if (cx_flowtable_insert(a->sources, &sk, &v) == -ENOSPC) {
-		a->c.source_full++;
-		a->res->events |= CX_AUDIT_E_SOURCE_FULL;
-		return;
-	}
-	src = v;
-	src->live_bytes -= CX_MIN(src->live_bytes, f->reported_bytes);
-	src->live_bytes = sat_add(src->live_bytes, short_bytes);
-	f->reported_bytes = short_bytes;
+	acct_report(a, ac, f, flow_credit(a, f));
+	return ac;
 }
 
 /*
  * The verdict is taken on the balances including this packet's
- * declarations and CE; the loss its sequence reveals counts from the next
- * packet on (it only becomes known once the packet is let through).
+ * declarations and CE, against the larger of the flow's and its source's
+ * shortfall; the loss its sequence reveals counts from the next packet on
+ * (it only becomes known once the packet is let through).
+ *
+ * Most packets of a flow (X-only or L/E, no CE) move no credit; while no
+ * account is under sanction their source's shortfall is then 0, and is
+ * not looked up: the audit costs what it did before sources.
  */
 static int flow_audit(struct cx_audit *a, struct flow *f,
 		      const struct cx_audit_pkt *p, enum cx_sig_class cls)
 {
-	uint64_t short_bytes;
+	struct account *ac = NULL;
+	uint64_t fs, ss = 0;
 	uint32_t loss;
+	bool moves = (p->flags & CX_AUDIT_P_CE) ||
+		     (cls == CX_CONEX_MARKED && (p->sig & CX_SIG_C));
 
 	a->c.flow_packets++;
 	f->seen = a->now_units;
@@ -1024,28 +1258,44 @@ static int flow_audit(struct cx_audit *a, struct flow *f,
 		bal_declare(&f->bal, p->sig, p->ip_bytes);
 	if (p->flags & CX_AUDIT_P_CE)
 		bal_observe(&f->bal, p->ip_bytes);
-	short_bytes = flow_shortfall(a, f);
+	if (moves || a->sanctioned || f->acct <= OVERFLOW_GEN) {
+		ac = flow_sync(a, f);
+		ss = acct_settle(a, ac);
+		if (source_spares(p))
+			ss = 0;
+	}
+	fs = flow_shortfall(a, f);
 	if (cls != CX_CONEX_MARKED &&
-	    sanction_hit(short_bytes, a->cfg.sanction_scale_bytes, p->rand)) {
+	    sanction_hit(CX_MAX(fs, ss), a->cfg.sanction_scale_bytes, p->rand)) {
 		seq_drop(a, &f->seq, 1, p);
 		f->dropped_bytes += p->ip_bytes;
-		a->c.flow_drops++;
-		flow_sanction_state(a, f, short_bytes);
-		flow_report(a, f, p, short_bytes);
-		a->res->reason = CX_AUDIT_R_FLOW_SANCTION;
-		a->res->shortfall_bytes = short_bytes;
+		if (!ac)
+			ac = flow_sync(a, f);
+		acct_drop(ac, p->ip_bytes, fs < ss);
+		if (fs >= ss) {
+			a->c.flow_drops++;
+			a->res->reason = CX_AUDIT_R_FLOW_SANCTION;
+		} else {
+			a->c.source_drops++;
+			a->res->reason = CX_AUDIT_R_SOURCE_SANCTION;
+		}
+		flow_sanction_state(a, f, fs);
+		acct_settle(a, ac);
+		a->res->shortfall_bytes = CX_MAX(fs, ss);
 		return CX_AUDIT_DROP;
 	}
 	loss = seq_pass(a, &f->seq, 1, p);
 	if (loss) {
 		bal_observe(&f->bal, loss);
 		a->c.flow_loss_bytes += loss;
+		ac = flow_sync(a, f);
 	}
-	short_bytes = flow_shortfall(a, f);
-	flow_sanction_state(a, f, short_bytes);
-	flow_report(a, f, p, short_bytes);
+	fs = flow_shortfall(a, f);
+	flow_sanction_state(a, f, fs);
+	if (ac)
+		ss = acct_settle(a, ac);
 	a->res->reason = CX_AUDIT_R_FLOW;
-	a->res->shortfall_bytes = short_bytes;
+	a->res->shortfall_bytes = CX_MAX(fs, ss);
 	return CX_AUDIT_PASS;
 }
 
@@ -1058,9 +1308,14 @@ static struct seqtrack *sketch_cell(const struct cx_audit *a,
 	return &a->sketch[h & (a->cfg.sketch_buckets - 1)];
 }
 
-static int agg_audit(struct cx_audit *a, const struct cx_audit_pkt *p,
-		     enum cx_sig_class cls)
+/*
+ * A packet without flow state, in its source's own balance (or the
+ * overflow's): C declared against CE and the losses the sketch finds.
+ */
+static int acct_audit(struct cx_audit *a, const struct cx_audit_pkt *p,
+		      enum cx_sig_class cls)
 {
+	struct account *ac = pkt_acct(a);
 	struct seqtrack *cell = NULL;
 	uint64_t short_bytes;
 	uint32_t tag = 0, loss;
@@ -1068,20 +1323,18 @@ static int agg_audit(struct cx_audit *a, const struct cx_audit_pkt *p,
 	a->c.agg_packets++;
 	if (seq_len(p))
 		cell = sketch_cell(a, &p->key, &tag);
-	bal_advance(&a->agg, p->now_ns / a->slot_ns, false);
-	if (cls == CX_CONEX_MARKED)
-		bal_declare(&a->agg, p->sig, p->ip_bytes);
+	if (cls == CX_CONEX_MARKED && (p->sig & CX_SIG_C))
+		ac->own = own_add(ac->own, p->ip_bytes);
 	if (p->flags & CX_AUDIT_P_CE)
-		bal_observe(&a->agg, p->ip_bytes);
-	short_bytes = shortfall(a, &a->agg);
-	if (cls != CX_CONEX_MARKED &&
+		ac->own = own_add(ac->own, -(int64_t)p->ip_bytes);
+	short_bytes = acct_settle(a, ac);
+	if (cls != CX_CONEX_MARKED && !source_spares(p) &&
 	    sanction_hit(short_bytes, a->cfg.sanction_scale_bytes, p->rand)) {
 		if (cell)
 			seq_drop(a, cell, tag, p);
-		bal_repay(&a->agg, p->ip_bytes);
-		a->agg_dropped_bytes += p->ip_bytes;
+		acct_drop(ac, p->ip_bytes, true);
 		a->c.agg_drops++;
-		agg_sanction_state(a, shortfall(a, &a->agg));
+		acct_settle(a, ac);
 		a->res->reason = CX_AUDIT_R_AGG_SANCTION;
 		a->res->shortfall_bytes = short_bytes;
 		return CX_AUDIT_DROP;
@@ -1089,48 +1342,36 @@ static int agg_audit(struct cx_audit *a, const struct cx_audit_pkt *p,
 	if (cell) {
 		loss = seq_pass(a, cell, tag, p);
 		if (loss) {
-			bal_observe(&a->agg, loss);
+			ac->own = own_add(ac->own, -(int64_t)loss);
 			a->c.agg_loss_bytes += loss;
 		}
 	}
-	short_bytes = shortfall(a, &a->agg);
-	agg_sanction_state(a, short_bytes);
 	a->res->reason = CX_AUDIT_R_AGG;
-	a->res->shortfall_bytes = short_bytes;
+	a->res->shortfall_bytes = acct_settle(a, ac);
 	return CX_AUDIT_PASS;
 }
 
 /*
- * FIN or RST let through: release the state, its debt to the source. If
- * no source record can hold the debt, the flow stays, pinned, and a
- * later FIN/RST tries again.
+ * FIN or RST let through: the flow goes, leaving its debt with its
+ * source, but never more than it owed before this packet: a FIN alone
+ * (forged, say, CE and marked X+L on a new 5-tuple) moves nothing, and
+ * the CE of a FIN carrying a whole GSO burst stays the flow's. Unspent
+ * credit goes with it.
  */
 static void flow_end(struct cx_audit *a, struct flow *f,
-		     const struct cx_audit_pkt *p)
+		     const struct cx_audit_pkt *p, int64_t before)
 {
-	uint64_t debt = bal_debt(&f->bal);
-	struct cx_flow_key sk;
-	struct source *src;
-	void *v;
+	struct account *ac = pkt_acct(a), *fa = NULL;
 
-	if (debt || f->reported_bytes) {
-		source_key(&sk, p->src, p->key.family);
-		if (cx_flowtable_insert(a->sources, &sk, &v) == -ENOSPC) {
-			if (!(f->flags & CX_AUDIT_F_ENDED)) {
-				f->flags |= CX_AUDIT_F_ENDED;
-				a->c.end_pinned++;
-			}
-			a->res->events |= CX_AUDIT_E_END_PINNED;
-			return;
-		}
-		src = v;
-		src->live_bytes -= CX_MIN(src->live_bytes, f->reported_bytes);
-		if (debt) {
-			src->debt_bytes = sat_add(src->debt_bytes, debt);
-			a->c.debt_to_source++;
-			a->c.debt_to_source_bytes += debt;
-			a->res->events |= CX_AUDIT_E_DEBT_TO_SOURCE;
-		}
+	if (f->acct == ac->gen)
+		fa = ac;
+	else if (f->acct == OVERFLOW_GEN)
+		fa = &a->overflow;
+	if (fa) {
+		flow_leave(a, fa, f, CX_MIN(CX_MAX(f->reported, before),
+					    (int64_t)0));
+		if (fa == ac)
+			acct_settle(a, ac);
 	}
 	cx_flowtable_delete(a->flows, &p->key);
 	a->c.flows_ended++;
@@ -1142,6 +1383,7 @@ int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
 {
 	enum cx_sig_class cls;
 	struct flow *f = NULL;
+	int64_t before = 0;
 	void *v;
 	int verdict;
 
@@ -1149,6 +1391,8 @@ int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
 	a->res = res;
+	a->pkt = p;
+	a->ac = NULL;
 	a->c.packets++;
 	a->c.bytes += p->ip_bytes;
 	a->now_units = (uint32_t)(p->now_ns >> IDLE_SHIFT);
@@ -1156,22 +1400,24 @@ int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
 	cls = classify(a, p);
 	count_class(a, p, cls);
 
-	if (cx_flowtable_lookup(a->flows, &p->key, &v) == 0)
+	if (cx_flowtable_lookup(a->flows, &p->key, &v) == 0) {
 		f = v;
-	else if (cls == CX_CONEX_MARKED)
+		before = flow_credit(a, f);
+	} else if (cls == CX_CONEX_MARKED) {
 		f = flow_create(a, p);
+	}
 
 	if (f && cls != CX_NOT_CONEX) {
 		verdict = flow_audit(a, f, p, cls);
 	} else {
 		if (f)
 			a->c.not_conex_in_flow++;
-		verdict = agg_audit(a, p, cls);
+		verdict = acct_audit(a, p, cls);
 	}
 
 	if (verdict == CX_AUDIT_PASS && f &&
 	    (p->flags & (CX_AUDIT_P_FIN | CX_AUDIT_P_RST)))
-		flow_end(a, f, p);
+		flow_end(a, f, p, before);
 
 	if (verdict == CX_AUDIT_DROP) {
 		a->c.dropped++;
@@ -1180,6 +1426,8 @@ int cx_audit_packet(struct cx_audit *a, const struct cx_audit_pkt *p,
 		a->c.passed++;
 	}
 	a->res = NULL;
+	a->pkt = NULL;
+	a->ac = NULL;
 	return verdict;
 }
 
@@ -1194,31 +1442,17 @@ void cx_audit_counters(const struct cx_audit *a, struct cx_audit_counters *out)
 	out->sources_live = st.live;
 }
 
-static void info_fill(const struct cx_audit *a, struct cx_audit_flow_info *out,
-		      const struct bal *b)
+static void flow_info(const struct cx_audit *a, const struct cx_flow_key *k,
+		      const struct flow *f, struct cx_audit_flow_info *out)
 {
+	const struct bal *b = &f->bal;
+
+	memset(out, 0, sizeof(*out));
+	out->key = *k;
 	out->credit_bal_bytes = b->credit;
 	out->reecho_bal_bytes = b->reecho;
 	out->pending_bytes = bal_pending(b);
 	out->debt_bytes = bal_debt(b);
-	out->shortfall_bytes = shortfall(a, b);
-}
-
-void cx_audit_agg_info(const struct cx_audit *a,
-		       struct cx_audit_flow_info *out)
-{
-	memset(out, 0, sizeof(*out));
-	info_fill(a, out, &a->agg);
-	out->dropped_bytes = a->agg_dropped_bytes;
-	out->flags = a->agg_flags;
-}
-
-static void flow_info(const struct cx_audit *a, const struct cx_flow_key *k,
-		      const struct flow *f, struct cx_audit_flow_info *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->key = *k;
-	info_fill(a, out, &f->bal);
 	out->shortfall_bytes = flow_shortfall(a, f);
 	out->dropped_bytes = f->dropped_bytes;
 	out->hole_bytes = f->seq.hole_bytes;
@@ -1248,8 +1482,28 @@ int cx_audit_flow_next(struct cx_audit *a, uint32_t *cursor,
 	return 0;
 }
 
-int cx_audit_source_debt(struct cx_audit *a, const uint8_t src[16],
-			 uint8_t family, uint64_t *debt_bytes)
+static void source_info(const struct cx_audit *a, const struct cx_flow_key *k,
+			const struct account *ac,
+			struct cx_audit_source_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (k) {
+		memcpy(out->addr, k->saddr, sizeof(out->addr));
+		out->family = k->family;
+	}
+	out->balance_bytes = acct_balance(ac);
+	out->own_bytes = ac->own;
+	out->flows_bytes = ac->flows;
+	out->debt_bytes = acct_debt(ac);
+	out->shortfall_bytes = over_slack(a, out->debt_bytes);
+	out->dropped_bytes = ac->dropped_bytes;
+	out->flows = ac->nflows;
+	out->flows_in_debt = ac->in_debt;
+	out->flags = ac->flags;
+}
+
+int cx_audit_source_get(struct cx_audit *a, const uint8_t src[16],
+			uint8_t family, struct cx_audit_source_info *out)
 {
 	struct cx_flow_key sk;
 	void *v;
@@ -1257,6 +1511,36 @@ int cx_audit_source_debt(struct cx_audit *a, const uint8_t src[16],
 	source_key(&sk, src, family);
 	if (cx_flowtable_lookup(a->sources, &sk, &v) < 0)
 		return -ENOENT;
-	*debt_bytes = ((const struct source *)v)->debt_bytes;
+	source_info(a, &sk, v, out);
 	return 0;
+}
+
+int cx_audit_source_next(struct cx_audit *a, uint32_t *cursor,
+			 struct cx_audit_source_info *out)
+{
+	const struct cx_flow_key *k;
+	void *v;
+
+	if (cx_flowtable_next(a->sources, cursor, &k, &v) < 0)
+		return -ENOENT;
+	source_info(a, k, v, out);
+	return 0;
+}
+
+void cx_audit_overflow_info(const struct cx_audit *a,
+			    struct cx_audit_source_info *out)
+{
+	source_info(a, NULL, &a->overflow, out);
+}
+
+int cx_audit_source_debt(struct cx_audit *a, const uint8_t src[16],
+			 uint8_t family, uint64_t *debt_bytes)
+{
+	struct cx_audit_source_info si;
+	int ret;
+
+	ret = cx_audit_source_get(a, src, family, &si);
+	if (ret == 0)
+		*debt_bytes = si.debt_bytes;
+	return ret;
 }

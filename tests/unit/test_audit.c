@@ -106,6 +106,27 @@ static struct tx send_pkt(struct cx_audit *a, const struct cx_flow_key *k,
 #define CX	CX_AUDIT_P_CONEX
 #define CE	CX_AUDIT_P_CE
 
+/* One UDP packet (no sequence) of ip_bytes from host, source port sport. */
+static struct tx send_udp(struct cx_audit *a, uint32_t host, uint16_t sport,
+			  uint8_t sig, uint16_t flags, uint32_t ip_bytes,
+			  uint64_t now_ns, uint32_t rnd)
+{
+	struct cx_audit_pkt p;
+	struct tx t;
+
+	memset(&p, 0, sizeof(p));
+	cx_flow_key_v4(&p.key, 0xc6120000 | host, 0xc6130001, sport, 7000, 17);
+	memcpy(p.src, p.key.saddr, sizeof(p.src));
+	p.now_ns = now_ns;
+	p.ip_bytes = ip_bytes;
+	p.rand = rnd;
+	p.flags = flags;
+	p.sig = sig;
+	t.verdict = cx_audit_packet(a, &p, &t.res);
+	assert_true(t.verdict == CX_AUDIT_PASS || t.verdict == CX_AUDIT_DROP);
+	return t;
+}
+
 static struct cx_audit_counters counters(const struct cx_audit *a)
 {
 	struct cx_audit_counters c;
@@ -122,6 +143,20 @@ static struct cx_audit_flow_info info(struct cx_audit *a,
 	assert_int_equal(cx_audit_flow_get(a, k, &fi), 0);
 	return fi;
 }
+
+/* The account of k's source. */
+static struct cx_audit_source_info src_info(struct cx_audit *a,
+					    const struct cx_flow_key *k)
+{
+	struct cx_audit_source_info si;
+
+	assert_int_equal(cx_audit_source_get(a, k->saddr, k->family, &si), 0);
+	return si;
+}
+
+/* Debt cap and flow cover of the default configuration. */
+#define CAP	(CX_AUDIT_SLACK_DEFAULT + 2 * CX_AUDIT_SCALE_DEFAULT)
+#define COVER	(2 * CX_AUDIT_SLACK_DEFAULT)
 
 static void test_cfg(void **state)
 {
@@ -147,6 +182,7 @@ static void test_cfg(void **state)
 		F(reecho_allowance_ns, 61ULL * 1000 * MS),
 		F(reorder_window_ns, 1001ULL * MS),
 		F(idle_ns, 25ULL * 3600 * 1000 * MS),
+		F(source_flows_max, (1U << 24) + 1),
 #undef F
 	};
 	struct cx_audit_cfg cfg, c2;
@@ -302,7 +338,8 @@ static void test_not_conex_in_flow(void **state)
 {
 	struct cx_flow_key k = key_of(1, 1000);
 	struct cx_audit *a = audit();
-	struct cx_audit_flow_info fi, agg;
+	struct cx_audit_source_info si;
+	struct cx_audit_flow_info fi;
 	struct tx t;
 
 	(void)state;
@@ -314,8 +351,11 @@ static void test_not_conex_in_flow(void **state)
 	fi = info(a, &k);
 	assert_int_equal(fi.credit_bal_bytes, IPB);
 	assert_int_equal(fi.pending_bytes, 0);
-	cx_audit_agg_info(a, &agg);
-	assert_int_equal(agg.credit_bal_bytes, -2 * IPB);
+	/* In the source's own balance, beside the flow's credit. */
+	si = src_info(a, &k);
+	assert_int_equal(si.own_bytes, -2 * IPB);
+	assert_int_equal(si.flows_bytes, IPB);
+	assert_int_equal(si.balance_bytes, -IPB);
 	assert_int_equal(counters(a).not_conex_in_flow, 2);
 	/* A FIN with X=0 (no payload) still ends the flow. */
 	t = send_pkt(a, &k, 0, CX_AUDIT_P_FIN, 1 + 3 * PAYLOAD, 0, MS, 0);
@@ -753,115 +793,139 @@ struct simout {
 
 enum { WMAX = 40, NMAX = 64 };
 
+/* One simulated sender's state between rounds. */
+struct simflow {
+	struct cx_flow_key k;
+	uint64_t rng;
+	uint32_t lost[NMAX], nlost, w, snd_nxt;
+	uint64_t csc, ceg, leg, ceg_lag, leg_lag, pkts, rtx, half_ce;
+	struct simout out;
+};
+
+static void sim_init(struct simflow *sf, const struct cx_flow_key *k,
+		     uint64_t seed)
+{
+	memset(sf, 0, sizeof(*sf));
+	sf->k = *k;
+	sf->rng = seed * 0x9e3779b97f4a7c15ULL + 1;
+	sf->w = 10;
+	sf->snd_nxt = (uint32_t)rng_next(&sf->rng);
+	sf->out.first_drop_round = UINT64_MAX;
+	sf->out.first_sanction_round = UINT64_MAX;
+}
+
+/* Round r of one sender, from start_ns + r RTTs. */
+static void sim_round(struct cx_audit *a, const struct sim *s,
+		      struct simflow *sf, uint32_t r, uint64_t start_ns)
+{
+	uint32_t next_lost[NMAX], nnext = 0, i;
+	uint64_t t0 = start_ns + r * s->rtt_ns;
+	uint32_t n = sf->w > sf->nlost ? sf->w : sf->nlost, nce = 0, first_ce = n;
+	uint32_t pm = r % 100 < 10 ? s->episode_pm : s->ce_pm;
+	struct simout *out = &sf->out;
+	uint64_t ce_fb;
+
+	for (i = 0; i < n; i++) {
+		bool is_rtx = i < sf->nlost;
+		uint32_t seq = is_rtx ? sf->lost[i] : sf->snd_nxt;
+		uint16_t flags = CX;
+		uint8_t sig = X;
+		struct tx t;
+
+		if (!is_rtx)
+			sf->snd_nxt += PAYLOAD;
+		if (is_rtx && s->mode != M_NOMARK &&
+		    s->mode != M_CREDITONLY &&
+		    (s->mode != M_HALF || sf->rtx++ % 2 == 0)) {
+			if (s->mode == M_HONEST_LAG)
+				sf->leg_lag += PAYLOAD;
+			else
+				sf->leg += PAYLOAD;
+		}
+		if (sf->leg) {
+			sig |= L;
+			sf->leg = sf->leg > PAYLOAD ? sf->leg - PAYLOAD : 0;
+		}
+		if (sf->ceg) {
+			sig |= E;
+			sf->ceg = sf->ceg > PAYLOAD ? sf->ceg - PAYLOAD : 0;
+		}
+		if (s->mode == M_CREDITONLY ? sf->pkts < 10 :
+		    (s->mode != M_NOMARK &&
+		     (sf->pkts < 5 || (uint64_t)sf->w * PAYLOAD > sf->csc))) {
+			sig |= C;
+			sf->csc += PAYLOAD;
+		}
+		sf->pkts++;
+		/* Retransmissions are Not-ECT and, here, not lost. */
+		if (!is_rtx && rng_pm(&sf->rng) < s->loss_pm) {
+			next_lost[nnext++] = seq;
+			continue;
+		}
+		if (!is_rtx && rng_pm(&sf->rng) < pm)
+			flags |= CE;
+		t = send_pkt(a, &sf->k, sig, flags, seq, PAYLOAD,
+			     t0 + i * (s->rtt_ns / n),
+			     (uint32_t)(rng_next(&sf->rng) >> 32));
+		out->sent++;
+		if ((t.res.events & (CX_AUDIT_E_SANCTION_START |
+				     CX_AUDIT_E_AGG_SANCTION_START)) &&
+		    out->first_sanction_round == UINT64_MAX)
+			out->first_sanction_round = r;
+		if (t.verdict == CX_AUDIT_DROP) {
+			out->drops++;
+			if (out->first_drop_round == UINT64_MAX)
+				out->first_drop_round = r;
+			next_lost[nnext++] = seq;
+		} else if (flags & CE) {
+			if (!nce++)
+				first_ce = i;
+		}
+	}
+	/* The half cheat halves the true count, not the classic
+	 * rule's over-estimate. */
+	ce_fb = s->mode == M_HONEST_EXACT || s->mode == M_HALF ?
+		(uint64_t)nce * PAYLOAD :
+		(uint64_t)(n - first_ce) * PAYLOAD;
+	if (s->mode == M_HALF) {
+		/* Every other CE packet: halving bytes would round
+		 * back up to a whole marked packet. */
+		sf->half_ce += nce;
+		ce_fb = (uint64_t)(sf->half_ce / 2) * PAYLOAD;
+		sf->half_ce %= 2;
+	}
+	if (s->mode == M_HONEST_LAG) {
+		sf->ceg += sf->ceg_lag;
+		sf->ceg_lag = ce_fb;
+		sf->leg += sf->leg_lag;
+		sf->leg_lag = 0;
+	} else if (s->mode != M_NOMARK && s->mode != M_CREDITONLY) {
+		sf->ceg += ce_fb;
+	}
+	if (nce || nnext) {
+		uint64_t cong = (uint64_t)(n - first_ce) * PAYLOAD +
+				(uint64_t)nnext * PAYLOAD;
+
+		sf->csc = sf->csc > cong ? sf->csc - cong : 0;
+		sf->w = sf->w / 2 > 2 ? sf->w / 2 : 2;
+	} else if (sf->w < WMAX) {
+		sf->w++;
+	}
+	memcpy(sf->lost, next_lost, nnext * sizeof(sf->lost[0]));
+	sf->nlost = nnext;
+}
+
 static void sim_run(struct cx_audit *a, const struct sim *s,
 		    const struct cx_flow_key *k, uint64_t seed,
 		    uint64_t start_ns, struct simout *out)
 {
-	uint64_t rng = seed * 0x9e3779b97f4a7c15ULL + 1;
-	uint32_t lost[NMAX], nlost = 0, next_lost[NMAX], nnext;
-	uint32_t w = 10, snd_nxt = (uint32_t)rng_next(&rng), r, i;
-	uint64_t csc = 0, ceg = 0, leg = 0, ceg_lag = 0, leg_lag = 0;
-	uint64_t pkts = 0, rtx = 0, half_ce = 0;
+	struct simflow sf;
+	uint32_t r;
 
-	memset(out, 0, sizeof(*out));
-	out->first_drop_round = UINT64_MAX;
-	out->first_sanction_round = UINT64_MAX;
-	for (r = 0; r < s->rounds; r++) {
-		uint64_t t0 = start_ns + r * s->rtt_ns;
-		uint32_t n = w > nlost ? w : nlost, nce = 0, first_ce = n;
-		uint32_t pm = r % 100 < 10 ? s->episode_pm : s->ce_pm;
-		uint64_t ce_fb;
-
-		nnext = 0;
-		for (i = 0; i < n; i++) {
-			bool is_rtx = i < nlost;
-			uint32_t seq = is_rtx ? lost[i] : snd_nxt;
-			uint16_t flags = CX;
-			uint8_t sig = X;
-			struct tx t;
-
-			if (!is_rtx)
-				snd_nxt += PAYLOAD;
-			if (is_rtx && s->mode != M_NOMARK &&
-			    s->mode != M_CREDITONLY &&
-			    (s->mode != M_HALF || rtx++ % 2 == 0)) {
-				if (s->mode == M_HONEST_LAG)
-					leg_lag += PAYLOAD;
-				else
-					leg += PAYLOAD;
-			}
-			if (leg) {
-				sig |= L;
-				leg = leg > PAYLOAD ? leg - PAYLOAD : 0;
-			}
-			if (ceg) {
-				sig |= E;
-				ceg = ceg > PAYLOAD ? ceg - PAYLOAD : 0;
-			}
-			if (s->mode == M_CREDITONLY ? pkts < 10 :
-			    (s->mode != M_NOMARK &&
-			     (pkts < 5 || (uint64_t)w * PAYLOAD > csc))) {
-				sig |= C;
-				csc += PAYLOAD;
-			}
-			pkts++;
-			/* Retransmissions are Not-ECT and, here, not lost. */
-			if (!is_rtx && rng_pm(&rng) < s->loss_pm) {
-				next_lost[nnext++] = seq;
-				continue;
-			}
-			if (!is_rtx && rng_pm(&rng) < pm)
-				flags |= CE;
-			t = send_pkt(a, k, sig, flags, seq, PAYLOAD,
-				     t0 + i * (s->rtt_ns / n),
-				     (uint32_t)(rng_next(&rng) >> 32));
-			out->sent++;
-			if ((t.res.events & (CX_AUDIT_E_SANCTION_START |
-					     CX_AUDIT_E_AGG_SANCTION_START)) &&
-			    out->first_sanction_round == UINT64_MAX)
-				out->first_sanction_round = r;
-			if (t.verdict == CX_AUDIT_DROP) {
-				out->drops++;
-				if (out->first_drop_round == UINT64_MAX)
-					out->first_drop_round = r;
-				next_lost[nnext++] = seq;
-			} else if (flags & CE) {
-				if (!nce++)
-					first_ce = i;
-			}
-		}
-		/* The half cheat halves the true count, not the classic
-		 * rule's over-estimate. */
-		ce_fb = s->mode == M_HONEST_EXACT || s->mode == M_HALF ?
-			(uint64_t)nce * PAYLOAD :
-			(uint64_t)(n - first_ce) * PAYLOAD;
-		if (s->mode == M_HALF) {
-			/* Every other CE packet: halving bytes would round
-			 * back up to a whole marked packet. */
-			half_ce += nce;
-			ce_fb = (uint64_t)(half_ce / 2) * PAYLOAD;
-			half_ce %= 2;
-		}
-		if (s->mode == M_HONEST_LAG) {
-			ceg += ceg_lag;
-			ceg_lag = ce_fb;
-			leg += leg_lag;
-			leg_lag = 0;
-		} else if (s->mode != M_NOMARK && s->mode != M_CREDITONLY) {
-			ceg += ce_fb;
-		}
-		if (nce || nnext) {
-			uint64_t cong = (uint64_t)(n - first_ce) * PAYLOAD +
-					(uint64_t)nnext * PAYLOAD;
-
-			csc = csc > cong ? csc - cong : 0;
-			w = w / 2 > 2 ? w / 2 : 2;
-		} else if (w < WMAX) {
-			w++;
-		}
-		memcpy(lost, next_lost, nnext * sizeof(lost[0]));
-		nlost = nnext;
-	}
+	sim_init(&sf, k, seed);
+	for (r = 0; r < s->rounds; r++)
+		sim_round(a, s, &sf, r, start_ns);
+	*out = sf.out;
 }
 
 /* Honest senders through ECN episodes and losses: never dropped. */
@@ -958,20 +1022,21 @@ static void test_cheats(void **state)
 					 (unsigned long long)o.drops,
 					 (unsigned long long)o.sent);
 			if (v[i].agg) {
-				struct cx_audit_flow_info agg;
+				struct cx_audit_source_info si = src_info(a, &k);
 
 				/* Proportionate, never an amplifier: exactly
 				 * the undeclared congestion less what is
-				 * still owed. */
-				cx_audit_agg_info(a, &agg);
+				 * still owed or was forgotten past the cap. */
 				assert_int_equal(c.dropped_bytes,
 						 c.ce_bytes + c.agg_loss_bytes -
-						 agg.debt_bytes);
+						 si.debt_bytes - c.debt_capped_bytes);
+				assert_int_equal(si.dropped_bytes, c.dropped_bytes);
 				assert_int_equal(c.flows_created, 0);
 				assert_int_equal(c.agg_drops, o.drops);
 				assert_true(c.agg_sanction_starts > 0);
 			} else {
-				assert_int_equal(c.flow_drops, o.drops);
+				assert_int_equal(c.flow_drops + c.source_drops,
+						 o.drops);
 				assert_true(c.sanction_starts > 0);
 			}
 			assert_int_equal(c.dropped, o.drops);
@@ -980,31 +1045,88 @@ static void test_cheats(void **state)
 	}
 }
 
-/* The aggregate writes off a byte of debt per byte its sanction drops. */
-static void test_aggregate_repays(void **state)
+/*
+ * Whitewashing by restarts (test_auditor.py's "whitewash" end to end): a
+ * credit-only cheat that opens a new connection every 0.5 s. Each new flow
+ * starts under its source's debt, capped but whole, so its unmarked
+ * packets are dropped from its first RTT: restarting buys nothing over
+ * staying (compare "credit only" in test_cheats).
+ */
+static void test_cheat_restarts(void **state)
+{
+	static const struct sim s = { M_CREDITONLY, 4 * MS, 300, 300, 0, 125 };
+	enum { CONNS = 8 };
+	uint64_t seed;
+
+	(void)state;
+	for (seed = 1; seed <= 4; seed++) {
+		struct cx_audit *a = audit();
+		struct cx_audit_counters c;
+		uint64_t sent = 0, drops = 0, late = 0;
+		uint32_t n, r;
+
+		for (n = 0; n < CONNS; n++) {
+			struct cx_flow_key k = key_of(2, (uint16_t)(3000 + n));
+			uint64_t start = MS + n * s.rounds * s.rtt_ns;
+			struct simflow f;
+			struct tx t;
+
+			sim_init(&f, &k, seed * 10 + n);
+			for (r = 0; r < s.rounds; r++)
+				sim_round(a, &s, &f, r, start);
+			/* Its FIN, X=0: the source's sanction lets it by. */
+			t = send_pkt(a, &k, 0, CX_AUDIT_P_FIN, f.snd_nxt, 0,
+				     start + s.rounds * s.rtt_ns, 0);
+			assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+			sent += f.out.sent;
+			drops += f.out.drops;
+			if (n > 0 && f.out.first_drop_round > 2)
+				late++;
+		}
+		c = counters(a);
+		assert_true(c.debt_inherited >= CONNS - 1);
+		assert_true(c.source_sanctions > 0);
+		/* Every new connection is dropped from its first rounds. */
+		assert_int_equal(late, 0);
+		if (drops * 1000 < sent * 250)
+			fail_msg("seed %llu: %llu of %llu dropped",
+				 (unsigned long long)seed,
+				 (unsigned long long)drops,
+				 (unsigned long long)sent);
+		cx_audit_free(a);
+	}
+}
+
+/* A source's account writes off a byte of debt per byte its sanction drops. */
+static void test_source_repays(void **state)
 {
 	struct cx_flow_key k = key_of(3, 3000);
 	struct cx_audit *a = audit();
-	struct cx_audit_flow_info agg;
+	struct cx_audit_source_info si;
 	uint32_t i, drops = 0;
 	struct tx t;
 
 	(void)state;
 	for (i = 0; i < 12; i++)
 		send_pkt(a, &k, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
-	cx_audit_agg_info(a, &agg);
-	assert_int_equal(agg.credit_bal_bytes, -12 * IPB);
-	assert_true(agg.flags & CX_AUDIT_F_SANCTION);
+	si = src_info(a, &k);
+	assert_int_equal(si.balance_bytes, -12 * IPB);
+	assert_true(si.flags & CX_AUDIT_F_SANCTION);
 	for (i = 0; i < 8; i++) {
 		t = send_pkt(a, &k, 0, 0, 1, PAYLOAD, 100 * MS, 0);
 		drops += t.verdict == CX_AUDIT_DROP;
+		if (t.verdict == CX_AUDIT_DROP)
+			assert_int_equal(t.res.reason, CX_AUDIT_R_AGG_SANCTION);
 	}
 	/* 12 packets owed, 8 of slack: 4 drops (rand 0 hits while p > 0). */
 	assert_int_equal(drops, 4);
-	cx_audit_agg_info(a, &agg);
-	assert_int_equal(agg.shortfall_bytes, 0);
-	assert_false(agg.flags & CX_AUDIT_F_SANCTION);
+	si = src_info(a, &k);
+	assert_int_equal(si.shortfall_bytes, 0);
+	assert_int_equal(si.dropped_bytes, 4 * IPB);
+	assert_false(si.flags & CX_AUDIT_F_SANCTION);
 	assert_int_equal(counters(a).agg_sanction_ends, 1);
+	assert_int_equal(counters(a).source_sanction_ends, 1);
+	assert_int_equal(counters(a).source_sanctions, 1);
 	cx_audit_free(a);
 }
 
@@ -1044,11 +1166,10 @@ static void make_debtor(struct cx_audit *a, const struct cx_flow_key *k,
 	assert_true(info(a, k).debt_bytes > 0);
 }
 
-/* Whitewashing: a restart under a new 5-tuple inherits the debt. */
 /*
  * Abandoning a sanctioned flow (no FIN, no RST) for a new 5-tuple: the new
- * flow starts with the open flow's shortfall; a clean source's second flow
- * does not, and the share goes when the debtor ends.
+ * flow shares its source's debt, so its unmarked packets are dropped; a
+ * clean source's second flow owes nothing.
  */
 static void test_whitewash_abandon(void **state)
 {
@@ -1056,7 +1177,7 @@ static void test_whitewash_abandon(void **state)
 	struct cx_flow_key k3 = key_of(8, 6002), c1 = key_of(9, 6000);
 	struct cx_flow_key c2 = key_of(9, 6001);
 	struct cx_audit *a = audit();
-	uint64_t short1;
+	uint64_t debt;
 	struct tx t;
 
 	(void)state;
@@ -1065,19 +1186,22 @@ static void test_whitewash_abandon(void **state)
 	assert_false(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
 
 	make_debtor(a, &k1, 200);
-	short1 = info(a, &k1).shortfall_bytes;
-	assert_true(short1 > 0);
+	assert_true(info(a, &k1).shortfall_bytes > 0);
+	debt = src_info(a, &k1).debt_bytes;
+	assert_true(debt > CX_AUDIT_SLACK_DEFAULT);
 	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, 2 * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
-	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
-	assert_int_equal(counters(a).debt_inherited_bytes, short1);
-	t = send_pkt(a, &k2, X, CX, 1 + PAYLOAD, PAYLOAD, 2 * MS, UINT32_MAX - 1);
+	assert_int_equal(counters(a).debt_inherited_bytes, debt);
+	/* Its own balance is its own: the source's sanction drops it. */
+	assert_int_equal(info(a, &k2).credit_bal_bytes, IPB);
+	t = send_pkt(a, &k2, X, CX, 1 + PAYLOAD, PAYLOAD, 2 * MS, 0);
 	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_SOURCE_SANCTION);
+	assert_int_equal(counters(a).source_drops, 1);
 	/* The debtor declares its way out: later flows start clean. */
 	while (info(a, &k1).shortfall_bytes)
 		send_ip(a, &k1, X | C, CX, 1, 0, IPB, 3 * MS, 0);
-	while (info(a, &k2).shortfall_bytes)
-		send_ip(a, &k2, X | C, CX, 1, 0, IPB, 3 * MS, 0);
+	assert_int_equal(src_info(a, &k1).debt_bytes, 0);
 	t = send_pkt(a, &k3, X | C, CX, 1, PAYLOAD, 3 * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
 	assert_false(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
@@ -1086,19 +1210,22 @@ static void test_whitewash_abandon(void **state)
 
 /*
  * A flow in debt is pinned until it has been idle for idle_ns; then it
- * makes room, its debt going to its source, whose next flow owes it.
+ * makes room, its credit staying with its source (the source's balance
+ * does not move), whose next flow shares the debt.
  */
 static void test_idle_debtor_ages(void **state)
 {
 	struct cx_flow_key k1 = key_of(10, 7000), k2 = key_of(11, 7000);
 	struct cx_flow_key k3 = key_of(12, 7000), k4 = key_of(10, 7001);
 	struct cx_audit *a = audit_with(1, 16, 64);
-	uint64_t debt, src_debt;
+	struct cx_audit_source_info before, after;
+	uint64_t src_debt;
 	struct tx t;
 
 	(void)state;
 	make_debtor(a, &k1, 200);
-	debt = info(a, &k1).debt_bytes;
+	before = src_info(a, &k1);
+	assert_int_equal(before.flows_in_debt, 1);
 	/* 30 s later k1 is still pinned: k2 finds no room. */
 	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, 30000 * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_TABLE_FULL);
@@ -1111,53 +1238,85 @@ static void test_idle_debtor_ages(void **state)
 	assert_int_equal(counters(a).flows_aged, 1);
 	assert_int_equal(cx_audit_flow_get(a, &k1, &(struct cx_audit_flow_info){ 0 }),
 			 -ENOENT);
+	after = src_info(a, &k1);
+	assert_int_equal(after.balance_bytes, before.balance_bytes);
+	assert_int_equal(after.flows, 0);
+	assert_int_equal(after.flows_in_debt, 0);
 	assert_int_equal(cx_audit_source_debt(a, k1.saddr, CX_FLOW_IPV4, &src_debt), 0);
-	assert_int_equal(src_debt, debt);
-	/* k1's source comes back: its new flow (k3 is clean, makes room) owes it. */
+	assert_int_equal(src_debt, before.debt_bytes);
+	/* k1's source comes back: its new flow (k3 is clean, makes room) shares it. */
 	t = send_pkt(a, &k4, X | C, CX, 1, PAYLOAD, 63000 * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
-	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
+	t = send_pkt(a, &k4, X, CX, 1 + PAYLOAD, PAYLOAD, 63000 * MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_SOURCE_SANCTION);
 	cx_audit_free(a);
 }
 
+/*
+ * Ending a flow in debt leaves the debt with its source (capped); the
+ * source's next flow shares it and its unmarked packets pay it off, a
+ * byte per byte dropped; another source starts clean.
+ */
 static void test_whitewash(void **state)
 {
 	struct cx_flow_key k1 = key_of(6, 6000), k2 = key_of(6, 6001);
 	struct cx_flow_key other = key_of(7, 6000);
 	struct cx_audit *a = audit();
-	struct cx_audit_flow_info fi;
-	uint64_t debt, src_debt;
+	struct cx_audit_source_info si;
+	uint64_t debt, src_debt, drops = 0;
+	uint32_t seq = 1 + PAYLOAD;
 	struct tx t;
 
 	(void)state;
 	make_debtor(a, &k1, 200);
-	debt = info(a, &k1).debt_bytes;
 	assert_true(info(a, &k1).flags & CX_AUDIT_F_SANCTION);
+	/* The flow's own sanction wrote nothing off: its source owes it all. */
+	si = src_info(a, &k1);
+	assert_true(si.flags & CX_AUDIT_F_SANCTION);
+	assert_true(info(a, &k1).dropped_bytes > 0);
+	assert_int_equal(si.debt_bytes, CAP);
+	assert_true(counters(a).debt_capped_bytes > 0);
 	t = send_pkt(a, &k1, X, CX | CX_AUDIT_P_RST, 1, 0, MS, 0);
 	assert_int_equal(t.verdict, CX_AUDIT_DROP);	/* RST under sanction */
-	t = send_pkt(a, &k1, 0, CX_AUDIT_P_RST, 1, 0, MS, UINT32_MAX);
-	assert_int_equal(t.verdict, CX_AUDIT_PASS);	/* aggregate is clean */
+	assert_int_equal(t.res.reason, CX_AUDIT_R_FLOW_SANCTION);
+	/* A Not-ConEx RST is the source's; its sanction spares control. */
+	t = send_pkt(a, &k1, 0, CX_AUDIT_P_RST, 1, 0, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_PASS);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
 	assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+	/* The flow's debt stays with its source, capped. */
 	assert_int_equal(cx_audit_source_debt(a, k1.saddr, CX_FLOW_IPV4,
-					      &src_debt), 0);
-	assert_int_equal(src_debt, debt);
+					      &debt), 0);
+	assert_int_equal(debt, CAP);
 	/* Another source's new flow starts clean. */
 	t = send_pkt(a, &other, X | C, CX, 1, PAYLOAD, MS, 0);
 	assert_false(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
-	/* The same source's new flow inherits and is sanctioned at once. */
+	t = send_pkt(a, &other, X, CX, 1 + PAYLOAD, PAYLOAD, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_PASS);
+	/* The same source's new flow shares the debt, not in its balance. */
 	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, 2 * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
-	assert_true(t.res.events & CX_AUDIT_E_SANCTION_START);
-	fi = info(a, &k2);
-	assert_int_equal(fi.credit_bal_bytes, (int64_t)IPB - (int64_t)debt);
-	t = send_pkt(a, &k2, X, CX, 1 + PAYLOAD, PAYLOAD, 2 * MS, 0);
-	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	assert_int_equal(counters(a).debt_inherited_bytes, debt);
+	assert_int_equal(info(a, &k2).credit_bal_bytes, IPB);
+	/* p = 1 down to slack + scale, then p > 0 while above the slack. */
+	do {
+		t = send_pkt(a, &k2, X, CX, seq, PAYLOAD, 2 * MS, 0);
+		seq += PAYLOAD;
+		drops += t.verdict == CX_AUDIT_DROP;
+		if (t.verdict == CX_AUDIT_DROP)
+			assert_int_equal(t.res.reason, CX_AUDIT_R_SOURCE_SANCTION);
+	} while (t.verdict == CX_AUDIT_DROP);
+	/* Equal loss: less its own IPB of credit, a byte dropped per byte owed. */
+	assert_int_equal(drops, (debt - IPB - CX_AUDIT_SLACK_DEFAULT + IPB - 1) / IPB);
 	assert_int_equal(cx_audit_source_debt(a, k1.saddr, CX_FLOW_IPV4,
 					      &src_debt), 0);
-	assert_int_equal(src_debt, 0);
-	assert_int_equal(counters(a).debt_inherited_bytes, debt);
+	assert_true(src_debt <= CX_AUDIT_SLACK_DEFAULT);
+	assert_false(src_info(a, &k1).flags & CX_AUDIT_F_SANCTION);
+	assert_int_equal(info(a, &k2).shortfall_bytes, 0);
+	assert_int_equal(counters(a).source_sanction_ends, 1);
 	cx_audit_free(a);
 }
 
@@ -1166,7 +1325,7 @@ static void test_eviction(void **state)
 {
 	struct cx_audit *a = audit_with(4, 64, 64);
 	struct cx_flow_key d1 = key_of(10, 1), d2 = key_of(11, 1), k;
-	struct cx_audit_flow_info fi, agg;
+	struct cx_audit_flow_info fi;
 	struct cx_audit_counters c;
 	uint32_t i;
 	struct tx t;
@@ -1202,11 +1361,10 @@ static void test_eviction(void **state)
 	assert_true(t.res.events & CX_AUDIT_E_TABLE_FULL);
 	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
 	assert_int_equal(cx_audit_flow_get(a, &k, &fi), -ENOENT);
-	/* Its declarations and congestion are audited in the aggregate. */
+	/* Its declarations and congestion are audited in its source. */
 	send_pkt(a, &k, X, CX | CE, 1 + PAYLOAD, PAYLOAD, MS, 0);
-	cx_audit_agg_info(a, &agg);
-	assert_int_equal(agg.credit_bal_bytes, 0);
-	/* Under aggregate sanction, its ConEx-Marked packets still pass. */
+	assert_int_equal(src_info(a, &k).balance_bytes, 0);
+	/* Under its source's sanction, its ConEx-Marked packets still pass. */
 	for (i = 0; i < 10; i++)
 		send_pkt(a, &k, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
 	t = send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
@@ -1215,19 +1373,24 @@ static void test_eviction(void **state)
 	assert_true(t.res.shortfall_bytes > 0);
 	t = send_pkt(a, &k, X, CX, 1, PAYLOAD, MS, 0);
 	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG_SANCTION);
 	c = counters(a);
 	assert_int_equal(c.table_full, 2);
-	/* Refused flows leave no empty source records behind. */
-	assert_int_equal(c.sources_live, 2 + 50);
+	/* Every source has its account, flow state or not. */
+	assert_int_equal(c.sources_live, 2 + 50 + 1);
 	cx_audit_free(a);
 }
 
-/* Source table full of debtors: new sources audited in the aggregate. */
+/*
+ * Source table full of debtors: a new source is audited in the shared
+ * overflow account (no flow state), the debtor source itself keeps its.
+ */
 static void test_source_full(void **state)
 {
 	struct cx_audit *a = audit_with(8, 1, 64);
 	struct cx_flow_key k1 = key_of(30, 1), k2 = key_of(31, 1);
-	struct cx_flow_key k3;
+	struct cx_flow_key k3 = key_of(30, 2);
+	struct cx_audit_source_info si;
 	struct cx_audit_flow_info fi;
 	struct tx t;
 
@@ -1235,42 +1398,521 @@ static void test_source_full(void **state)
 	make_debtor(a, &k1, 10);
 	t = send_pkt(a, &k1, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
+	assert_true(src_info(a, &k1).debt_bytes > CX_AUDIT_SLACK_DEFAULT);
 	t = send_pkt(a, &k2, X | C, CX, 1, PAYLOAD, MS, 0);
-	assert_true(t.res.events & CX_AUDIT_E_SOURCE_FULL);
+	assert_true(t.res.events & CX_AUDIT_E_OVERFLOW);
+	assert_false(t.res.events & CX_AUDIT_E_FLOW_NEW);
 	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
-	assert_int_equal(counters(a).source_full, 1);
-	/* The debtor source itself still gets state, and the debt. */
-	k3 = key_of(30, 2);
+	assert_int_equal(counters(a).source_overflow, 1);
+	assert_int_equal(cx_audit_source_get(a, k2.saddr, CX_FLOW_IPV4, &si),
+			 -ENOENT);
+	cx_audit_overflow_info(a, &si);
+	assert_int_equal(si.balance_bytes, IPB);
+	/* The debtor source itself still gets state, under its debt. */
 	t = send_pkt(a, &k3, X | C, CX, 1, PAYLOAD, MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_INHERITED);
 	assert_int_equal(cx_audit_flow_get(a, &k3, &fi), 0);
-	assert_true(fi.debt_bytes > 0);
+	assert_int_equal(src_info(a, &k3).flows, 1);
 	cx_audit_free(a);
 }
 
-/* FIN in debt with no room for the source record: the flow stays. */
-static void test_end_pinned(void **state)
+/*
+ * The overflow is shared: a source in it can drive it into sanction for
+ * every source in it (the exposure the old single aggregate had, now
+ * confined to sources that find no record). Counted, and a source is out
+ * of it as soon as a record frees.
+ */
+static void test_overflow_shared(void **state)
 {
-	struct cx_audit *a = audit_with(8, 1, 64);
-	struct cx_flow_key k1 = key_of(40, 1), k2 = key_of(41, 1);
-	struct cx_audit_flow_info fi;
+	struct cx_audit *a = audit_with(64, 2, 64);
+	struct cx_flow_key d1 = key_of(32, 1), d2 = key_of(33, 1);
+	struct cx_flow_key bad = key_of(34, 1), good = key_of(35, 1);
+	struct cx_audit_source_info si;
+	uint32_t i;
 	struct tx t;
 
 	(void)state;
-	/* One source record: 41's, clean, then replaced by 40's, which
-	 * its debt pins; 41's flow falls into debt with no record left. */
+	make_debtor(a, &d1, 20);
+	make_debtor(a, &d2, 20);
+	for (i = 0; i < 20; i++) {
+		t = send_pkt(a, &bad, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+		assert_true(t.res.events & CX_AUDIT_E_OVERFLOW);
+	}
+	cx_audit_overflow_info(a, &si);
+	assert_true(si.flags & CX_AUDIT_F_SANCTION);
+	assert_int_equal(counters(a).overflow_sanctions, 1);
+	assert_int_equal(counters(a).source_sanctions, 2);
+	assert_int_equal(counters(a).agg_sanction_starts, 3);
+	t = send_pkt(a, &good, X, CX, 1, PAYLOAD, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_DROP);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG_SANCTION);
+	/* d2 declares its way out; its record may go, and good takes it. */
+	while (info(a, &d2).debt_bytes)
+		send_ip(a, &d2, X | C, CX, 1, 0, IPB, MS, 0);
+	while (src_info(a, &d2).balance_bytes < 0)
+		send_ip(a, &d2, X | C, CX, 1, 0, IPB, MS, 0);
+	t = send_pkt(a, &good, X, CX, 1 + PAYLOAD, PAYLOAD, MS, 0);
+	assert_int_equal(t.verdict, CX_AUDIT_PASS);
+	assert_false(t.res.events & CX_AUDIT_E_OVERFLOW);
+	assert_int_equal(src_info(a, &good).balance_bytes, 0);
+	cx_audit_free(a);
+}
+
+/*
+ * Sources are keyed by address: IPv4 whole, IPv6 by its /64, so a guest
+ * cannot rotate addresses within its prefix for a fresh account.
+ */
+static void test_source_key(void **state)
+{
+	static const uint8_t s6a[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1,
+					 0, 0, 0, 0, 0, 0, 0, 0x11 };
+	static const uint8_t s6b[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1,
+					 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0x22 };
+	static const uint8_t s6c[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 2,
+					 0, 0, 0, 0, 0, 0, 0, 0x11 };
+	static const uint8_t d6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 9,
+					0, 0, 0, 0, 0, 0, 0, 1 };
+	struct cx_flow_key ka, kb, kc, k4a = key_of(1, 1), k4b = key_of(2, 1);
+	struct cx_audit *a = audit();
+	struct cx_audit_source_info si;
+	uint32_t i;
+
+	(void)state;
+	cx_flow_key_v6(&ka, s6a, d6, 1000, 80, 6);
+	cx_flow_key_v6(&kb, s6b, d6, 1000, 80, 6);
+	cx_flow_key_v6(&kc, s6c, d6, 1000, 80, 6);
+	/* Undeclared CE from two addresses of one /64: one account. */
+	for (i = 0; i < 5; i++) {
+		send_pkt(a, &ka, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+		send_pkt(a, &kb, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+	}
+	si = src_info(a, &ka);
+	assert_int_equal(si.balance_bytes, -10 * IPB);
+	assert_true(si.flags & CX_AUDIT_F_SANCTION);
+	assert_memory_equal(si.addr, s6a, 8);
+	assert_int_equal(si.addr[8] | si.addr[15], 0);
+	assert_int_equal(src_info(a, &kb).balance_bytes, -10 * IPB);
+	/* The next /64 is another source. */
+	send_pkt(a, &kc, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+	assert_int_equal(src_info(a, &kc).balance_bytes, -IPB);
+	/* IPv4: each address its own. */
+	send_pkt(a, &k4a, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+	send_pkt(a, &k4b, 0, CE, 1, PAYLOAD, MS, UINT32_MAX);
+	assert_int_equal(src_info(a, &k4a).balance_bytes, -IPB);
+	assert_int_equal(src_info(a, &k4b).balance_bytes, -IPB);
+	assert_int_equal(counters(a).sources_live, 4);
+	cx_audit_free(a);
+}
+
+/*
+ * Honest senders with many flows from one source, through the same ECN
+ * episodes and losses at once (ten flows as in the isolation trials):
+ * their credit adds up at the source, and the one slack of the source is
+ * never needed. Never dropped, never sanctioned, flow or source.
+ */
+static void test_honest_many_flows(void **state)
+{
+	static const struct sim v[] = {
+		{ M_HONEST, 4 * MS, 20, 200, 10, 1000 },
+		{ M_HONEST_EXACT, 4 * MS, 20, 300, 10, 1000 },
+		{ M_HONEST_LAG, 4 * MS, 20, 200, 10, 1000 },
+		{ M_HONEST, 1 * MS, 50, 400, 30, 1000 },
+		{ M_HONEST_EXACT, 2 * MS, 0, 0, 50, 1000 },
+	};
+	enum { NF = 10 };
+	size_t i, j;
+	uint64_t seed;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		for (seed = 1; seed <= 3; seed++) {
+			struct cx_audit *a = audit_with(256, 16, 64);
+			struct simflow fl[NF];
+			struct cx_audit_counters c;
+			int64_t low = 0, bal;
+			uint64_t drops = 0;
+			uint32_t r;
+
+			for (j = 0; j < NF; j++) {
+				struct cx_flow_key k = key_of(1, (uint16_t)(1000 + j));
+
+				sim_init(&fl[j], &k, seed * 100 + j);
+			}
+			for (r = 0; r < v[i].rounds; r++) {
+				for (j = 0; j < NF; j++)
+					sim_round(a, &v[i], &fl[j], r,
+						  MS + j * 100 * 1000);
+				bal = src_info(a, &fl[0].k).balance_bytes;
+				low = bal < low ? bal : low;
+			}
+			for (j = 0; j < NF; j++)
+				drops += fl[j].out.drops;
+			c = counters(a);
+			if (drops || c.sanction_starts || c.agg_sanction_starts ||
+			    c.agg_packets)
+				fail_msg("mode %d seed %llu: %llu drops, %llu + %llu sanctions, lowest balance %lld",
+					 v[i].mode, (unsigned long long)seed,
+					 (unsigned long long)drops,
+					 (unsigned long long)c.sanction_starts,
+					 (unsigned long long)c.agg_sanction_starts,
+					 (long long)low);
+			assert_true(low > -(int64_t)CX_AUDIT_SLACK_DEFAULT);
+			assert_int_equal(src_info(a, &fl[0].k).flows, NF);
+			cx_audit_free(a);
+		}
+	}
+}
+
+/*
+ * Attack 3 of issue "No escape": an X-only UDP flood, ECT so that the
+ * bottleneck marks it CE, a new 5-tuple every 8 packets, each opened by
+ * one tiny C-marked packet so that it has flow state; each tuple stays
+ * under the flow slack (7 packets) and, before, never reported it: 71
+ * Mbit/s delivered, 0 sanctions. Now the tuples' credit adds up in their
+ * source: it is sanctioned within the first few tuples past the slack and
+ * its drops rise to take back an equal loss, on new tuples as on old,
+ * while an honest flow of another source beside it is never touched.
+ */
+static void test_attack_rotating_xonly(void **state)
+{
+	static const struct sim hs = { M_HONEST_EXACT, 4 * MS, 20, 300, 10, 1000 };
+	struct cx_flow_key hk = key_of(1, 5001), ak = key_of(66, 0);
+	struct cx_audit *a = audit_with(4096, 256, 1024);
+	uint64_t rng = 7, ce = 0, c_bytes = 0, late_x = 0, late_drops = 0;
+	uint64_t t, first_drop = 0;
+	struct cx_audit_source_info si, hi;
+	struct cx_audit_counters c;
+	struct simflow h;
+	uint32_t r, n = 0;
+	struct tx tx;
+
+	(void)state;
+	sim_init(&h, &hk, 3);
+	for (r = 0; r < hs.rounds; r++) {
+		uint64_t t0 = MS + r * hs.rtt_ns;
+
+		sim_round(a, &hs, &h, r, MS);
+		/* 71 Mbit/s of 1500-byte packets: one every 169 us. */
+		for (t = t0; t < t0 + hs.rtt_ns; t += 169 * 1000, n++) {
+			uint16_t sport = (uint16_t)(10000 + n / 8), flags = CX;
+			uint32_t rnd = (uint32_t)(rng_next(&rng) >> 32);
+
+			if (n % 8 == 0) {
+				tx = send_udp(a, 66, sport, X | C, CX, 60, t, rnd);
+				assert_int_equal(tx.verdict, CX_AUDIT_PASS);
+				c_bytes += 60;
+				continue;
+			}
+			if (rng_pm(&rng) < 300) {
+				flags |= CE;
+				ce += 1500;
+			}
+			tx = send_udp(a, 66, sport, X, flags, 1500, t, rnd);
+			if (tx.verdict == CX_AUDIT_DROP && !first_drop)
+				first_drop = n;
+			if (r >= hs.rounds / 2) {
+				late_x++;
+				late_drops += tx.verdict == CX_AUDIT_DROP;
+			}
+		}
+	}
+	c = counters(a);
+	si = src_info(a, &ak);
+	hi = src_info(a, &hk);
+	/* The honest flow and its source: untouched. */
+	assert_int_equal(h.out.drops, 0);
+	assert_int_equal(hi.dropped_bytes, 0);
+	assert_int_equal(hi.flags, 0);
+	assert_false(info(a, &hk).flags & CX_AUDIT_F_SANCTION);
+	/* No tuple is ever short on its own; the source is. */
+	assert_int_equal(c.sanction_starts, 0);
+	assert_int_equal(c.source_sanctions, 1);
+	assert_true(si.flags & CX_AUDIT_F_SANCTION);
+	assert_true(first_drop > 0 && first_drop < 8 * 16);
+	/* Equal loss: a byte dropped per byte of congestion not declared. */
+	assert_int_equal(si.balance_bytes, (int64_t)c_bytes - (int64_t)ce +
+			 (int64_t)si.dropped_bytes + (int64_t)c.debt_capped_bytes);
+	assert_int_equal(si.dropped_bytes, c.dropped_bytes);
+	/* Drops rise to the CE share (30 %) of its X-only traffic. */
+	if (late_drops * 1000 < late_x * 250)
+		fail_msg("late drops %llu of %llu", (unsigned long long)late_drops,
+			 (unsigned long long)late_x);
+	/* It holds at most its share of the flow table. */
+	assert_int_equal(si.flows, 4096 / 32);
+	assert_true(c.source_flows_full > 0);
+	cx_audit_free(a);
+}
+
+/*
+ * Attack 4: a sender owning a /28 (16 sources) mints 5-tuples of tiny
+ * CE-marked, ConEx-Marked packets at 20 kpps; each flow is in debt, so
+ * pinned. Before, they filled the flow table, and an honest tenant's new
+ * flow fell into the one shared aggregate, which they had driven into
+ * sanction: 95.7 -> 0.5 Mbit/s. Now each source holds at most its share
+ * of the table, and a flow that finds no room is audited in its own
+ * source's account: untouched either way.
+ */
+static void test_attack_table_fill(void **state)
+{
+	static const struct {
+		uint32_t flows, share;
+		bool room;
+	} v[] = {
+		{ 4096, 0, true },	/* default share 128: half the table */
+		{ 1024, 64, false },	/* 16 x 64: all of it */
+	};
+	static const struct sim hs = { M_HONEST, 4 * MS, 20, 200, 10, 750 };
+	enum { LEAD = 250 };	/* rounds of attack before the honest flow */
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		struct cx_flow_key hk = key_of(1, 5002);
+		struct cx_audit_source_info hi;
+		struct cx_audit_flow_info fi;
+		struct cx_audit_counters c;
+		struct cx_audit_cfg cfg;
+		struct cx_audit *a;
+		struct simflow h;
+		uint64_t t, rng = 11;
+		uint32_t r, n = 0, share;
+
+		cx_audit_cfg_default(&cfg);
+		cfg.flow_capacity = v[i].flows;
+		cfg.source_capacity = 256;
+		cfg.sketch_buckets = 1024;
+		cfg.source_flows_max = v[i].share;
+		a = cx_audit_new(&cfg, &sk);
+		assert_non_null(a);
+		share = v[i].share ? v[i].share : v[i].flows / 32;
+		sim_init(&h, &hk, 5);
+		for (r = 0; r < LEAD + hs.rounds; r++) {
+			uint64_t t0 = MS + r * hs.rtt_ns;
+
+			/* 20 kpps of 60-byte X|L packets, CE, new tuples. */
+			for (t = t0; t < t0 + hs.rtt_ns; t += 50 * 1000, n++) {
+				struct tx tx = send_udp(a, 0x40 + n % 16,
+							(uint16_t)(n / 16), X | L,
+							CX | CE, 60, t,
+							(uint32_t)(rng_next(&rng) >> 32));
+
+				assert_int_equal(tx.verdict, CX_AUDIT_PASS);
+			}
+			if (r >= LEAD)
+				sim_round(a, &hs, &h, r - LEAD, MS + LEAD * hs.rtt_ns);
+		}
+		c = counters(a);
+		hi = src_info(a, &hk);
+		if (h.out.drops || hi.flags || hi.dropped_bytes)
+			fail_msg("case %zu: honest flow %llu drops, source flags %u",
+				 i, (unsigned long long)h.out.drops, hi.flags);
+		assert_int_equal(c.sanction_starts, 0);
+		/* Its 16 sources at most their share each, all in sanction. */
+		assert_true(c.flows_live <= 16 * share + 1);
+		assert_true(c.source_flows_full > 0);
+		assert_int_equal(c.source_sanctions, 16);
+		if (v[i].room) {
+			assert_int_equal(cx_audit_flow_get(a, &hk, &fi), 0);
+			assert_int_equal(fi.flags & CX_AUDIT_F_SANCTION, 0);
+		} else {
+			assert_int_equal(cx_audit_flow_get(a, &hk, &fi), -ENOENT);
+			assert_true(c.table_full > 0);
+			assert_true(c.agg_packets > 0);
+		}
+		cx_audit_free(a);
+	}
+}
+
+/*
+ * Attack 5: with the sender's policer down (fail-open) a guest forges
+ * FINs in a victim's name, marked X+L and CE, on new 5-tuples. Before,
+ * each moved its CE to the victim's source, whose next transfers
+ * inherited 2 MB of debt and ran at 0.5-0.7 Mbit/s. Now a FIN moves no
+ * more than its flow owed before it (a FIN alone: nothing), and a
+ * source's debt is capped: forging a debt packet before each FIN costs
+ * the victim one short sanction at worst, repaid by its drops, and no
+ * bystander anything.
+ */
+static void test_attack_forged_fin(void **state)
+{
+	static const struct sim hs = { M_HONEST, 4 * MS, 20, 200, 10, 500 };
+	struct cx_flow_key vk = key_of(5, 5003), bk = key_of(9, 5004);
+	struct cx_audit *a = audit();
+	struct cx_audit_source_info vi;
+	struct simflow h, b;
+	uint64_t debt, start;
+	uint32_t i, r;
+	struct tx t;
+
+	(void)state;
+	/* 1400 forged FINs of 1500 bytes: 2 MB of CE. */
+	for (i = 0; i < 1400; i++) {
+		struct cx_flow_key k = key_of(5, (uint16_t)(20000 + i));
+
+		t = send_ip(a, &k, X | L, CX | CE | CX_AUDIT_P_FIN, 1, PAYLOAD,
+			    IPB, MS + i * 1000, 0);
+		assert_int_equal(t.verdict, CX_AUDIT_PASS);
+		assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+	}
+	assert_int_equal(cx_audit_source_debt(a, vk.saddr, CX_FLOW_IPV4, &debt), 0);
+	assert_int_equal(debt, 0);
+	assert_int_equal(counters(a).debt_to_source, 0);
+	/* The victim's next transfer runs untouched. */
+	sim_init(&h, &vk, 1);
+	start = 2000 * MS;
+	for (r = 0; r < hs.rounds; r++)
+		sim_round(a, &hs, &h, r, start);
+	assert_int_equal(h.out.drops, 0);
+	assert_int_equal(src_info(a, &vk).dropped_bytes, 0);
+	assert_int_equal(counters(a).agg_sanction_starts, 0);
+
+	/* A forged CE packet before each FIN: the debt is capped. */
+	start = 5000 * MS;
+	for (i = 0; i < 1400; i++) {
+		struct cx_flow_key k = key_of(5, (uint16_t)(30000 + i));
+
+		send_ip(a, &k, X | L, CX | CE, 1, PAYLOAD, IPB, start + i * 1000, 0);
+		t = send_ip(a, &k, X | L, CX | CX_AUDIT_P_FIN, 1 + PAYLOAD, 0,
+			    HDR, start + i * 1000, 0);
+		assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+		vi = src_info(a, &vk);
+		assert_true(vi.debt_bytes <= CAP);
+	}
+	assert_int_equal(vi.debt_bytes, CAP);
+	assert_true(counters(a).debt_capped_bytes > 2000000 - 2 * CAP);
+	/* Its transfers: a bounded, short sanction, then nothing. */
+	sim_init(&h, &vk, 2);
+	sim_init(&b, &bk, 3);
+	start = 7000 * MS;
+	for (r = 0; r < hs.rounds; r++) {
+		sim_round(a, &hs, &h, r, start);
+		sim_round(a, &hs, &b, r, start);
+	}
+	vi = src_info(a, &vk);
+	assert_true(h.out.drops > 0);
+	assert_true(vi.dropped_bytes <= CAP - CX_AUDIT_SLACK_DEFAULT + IPB);
+	assert_true(h.out.first_drop_round < 20);
+	assert_int_equal(vi.flags, 0);
+	assert_true(vi.debt_bytes <= CX_AUDIT_SLACK_DEFAULT);
+	assert_int_equal(counters(a).sanction_starts, 0);
+	/* A bystander: nothing. */
+	assert_int_equal(b.out.drops, 0);
+	assert_int_equal(src_info(a, &bk).dropped_bytes, 0);
+	cx_audit_free(a);
+}
+
+/*
+ * A FIN or RST moves at most the debt its flow had before it: not the CE
+ * of the FIN itself (a GSO burst of 64 kB, say), and not credit.
+ */
+static void test_fin_moves_no_more(void **state)
+{
+	struct cx_flow_key k1 = key_of(40, 1), k2 = key_of(41, 1);
+	struct cx_audit *a = audit();
+	uint64_t debt;
+	uint32_t i;
+	struct tx t;
+
+	(void)state;
+	/* In credit before: nothing moves. */
+	send_pkt(a, &k1, X | C, CX, 1, PAYLOAD, MS, 0);
+	t = send_ip(a, &k1, X | L, CX | CE | CX_AUDIT_P_FIN, 1 + PAYLOAD,
+		    64000, 64052, 2 * MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_END);
+	assert_false(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
+	assert_int_equal(cx_audit_source_debt(a, k1.saddr, CX_FLOW_IPV4, &debt), 0);
+	assert_int_equal(debt, 0);
+	assert_int_equal(src_info(a, &k1).balance_bytes, 0);
+	/* 5 packets in debt before: those, not the FIN's 64 kB. */
 	send_pkt(a, &k2, X | C, CX, 1, 0, MS, 0);
-	make_debtor(a, &k1, 10);
-	t = send_pkt(a, &k1, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
+	for (i = 0; i < 5; i++)
+		send_ip(a, &k2, X, CX | CE, 1, 0, IPB, MS, UINT32_MAX);
+	t = send_ip(a, &k2, X | L, CX | CE | CX_AUDIT_P_FIN, 1, 64000, 64052,
+		    2 * MS, 0);
 	assert_true(t.res.events & CX_AUDIT_E_DEBT_TO_SOURCE);
-	make_debtor(a, &k2, 10);
-	assert_true(counters(a).source_full > 0);
-	t = send_pkt(a, &k2, 0, CX_AUDIT_P_FIN, 1, 0, MS, 0);
-	assert_true(t.res.events & CX_AUDIT_E_END_PINNED);
-	assert_false(t.res.events & CX_AUDIT_E_FLOW_END);
-	assert_int_equal(cx_audit_flow_get(a, &k2, &fi), 0);
-	assert_true(fi.flags & CX_AUDIT_F_ENDED);
-	assert_int_equal(counters(a).end_pinned, 1);
+	assert_int_equal(counters(a).debt_to_source_bytes, 5 * IPB - HDR);
+	assert_int_equal(cx_audit_source_debt(a, k2.saddr, CX_FLOW_IPV4, &debt), 0);
+	assert_int_equal(debt, 5 * IPB - HDR);
+	cx_audit_free(a);
+}
+
+/* One source holds at most source_flows_max flows; others are unaffected. */
+static void test_source_flows_max(void **state)
+{
+	struct cx_audit_cfg cfg;
+	struct cx_audit_flow_info fi;
+	struct cx_flow_key k, other = key_of(61, 1);
+	struct cx_audit *a;
+	uint16_t i;
+	struct tx t;
+
+	(void)state;
+	cx_audit_cfg_default(&cfg);
+	cfg.flow_capacity = 64;
+	cfg.source_capacity = 16;
+	cfg.sketch_buckets = 64;
+	cfg.source_flows_max = 3;
+	a = cx_audit_new(&cfg, &sk);
+	assert_non_null(a);
+	for (i = 0; i < 3; i++) {
+		k = key_of(60, i);
+		t = send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
+		assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
+	}
+	k = key_of(60, 3);
+	t = send_pkt(a, &k, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_SOURCE_FLOWS_FULL);
+	assert_int_equal(t.res.reason, CX_AUDIT_R_AGG);
+	assert_int_equal(cx_audit_flow_get(a, &k, &fi), -ENOENT);
+	assert_int_equal(counters(a).source_flows_full, 1);
+	/* Its credit is its source's all the same. */
+	assert_int_equal(src_info(a, &k).own_bytes, IPB);
+	t = send_pkt(a, &other, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
+	/* One ends: room for the next. */
+	k = key_of(60, 0);
+	send_pkt(a, &k, X, CX | CX_AUDIT_P_FIN, 1 + PAYLOAD, 0, MS, 0);
+	k = key_of(60, 3);
+	t = send_pkt(a, &k, X | C, CX, 1 + PAYLOAD, PAYLOAD, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_NEW);
+	assert_int_equal(src_info(a, &k).flows, 3);
+	cx_audit_free(a);
+}
+
+/*
+ * Partition: a packet of one source moves no other source's balance. A
+ * clean flow evicted by another source's new flow leaves its credit with
+ * its source; a clean source record evicted by another's first packet
+ * takes nothing its flows cannot report again, and they do, once.
+ */
+static void test_source_partition(void **state)
+{
+	struct cx_flow_key ka = key_of(70, 1), kb = key_of(71, 1);
+	struct cx_flow_key kc = key_of(72, 1);
+	struct cx_audit_source_info before, after;
+	struct cx_audit *a = audit_with(1, 2, 64);
+	uint32_t i;
+	struct tx t;
+
+	(void)state;
+	for (i = 0; i < 10; i++)
+		send_pkt(a, &ka, X | C, CX, 1 + i * PAYLOAD, PAYLOAD, MS, 0);
+	before = src_info(a, &ka);
+	assert_int_equal(before.flows_bytes, 10 * IPB);
+	t = send_pkt(a, &kb, X | C, CX, 1, PAYLOAD, MS, 0);
+	assert_true(t.res.events & CX_AUDIT_E_FLOW_EVICTED);
+	after = src_info(a, &ka);
+	assert_int_equal(after.balance_bytes, before.balance_bytes);
+	assert_int_equal(after.own_bytes, 10 * IPB);
+	assert_int_equal(after.flows, 0);
+	/* kc's first packet takes a clean record, a's or kb's. */
+	t = send_pkt(a, &kc, 0, 0, 1, PAYLOAD, MS, 0);
+	assert_false(t.res.events & CX_AUDIT_E_OVERFLOW);
+	assert_int_equal(counters(a).sources_live, 2);
+	/* kb's flow reports to its record once: its credit, not twice. */
+	send_pkt(a, &kb, X | C, CX, 1 + PAYLOAD, PAYLOAD, MS, 0);
+	assert_int_equal(src_info(a, &kb).flows_bytes, 2 * IPB);
+	assert_int_equal(src_info(a, &kb).flows, 1);
 	cx_audit_free(a);
 }
 
@@ -1312,15 +1954,24 @@ int main(void)
 		cmocka_unit_test(test_reordering),
 		cmocka_unit_test(test_honest_traces),
 		cmocka_unit_test(test_cheats),
-		cmocka_unit_test(test_aggregate_repays),
+		cmocka_unit_test(test_cheat_restarts),
+		cmocka_unit_test(test_source_repays),
 		cmocka_unit_test(test_sketch_collision),
 		cmocka_unit_test(test_whitewash),
 		cmocka_unit_test(test_whitewash_abandon),
 		cmocka_unit_test(test_idle_debtor_ages),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_source_full),
-		cmocka_unit_test(test_end_pinned),
+		cmocka_unit_test(test_overflow_shared),
 		cmocka_unit_test(test_iterate),
+		cmocka_unit_test(test_source_key),
+		cmocka_unit_test(test_honest_many_flows),
+		cmocka_unit_test(test_attack_rotating_xonly),
+		cmocka_unit_test(test_attack_table_fill),
+		cmocka_unit_test(test_attack_forged_fin),
+		cmocka_unit_test(test_fin_moves_no_more),
+		cmocka_unit_test(test_source_flows_max),
+		cmocka_unit_test(test_source_partition),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
