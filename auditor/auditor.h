@@ -45,6 +45,7 @@ struct auditor {
 	uint64_t reload_errors;
 };
 
+/* CLOCK_MONOTONIC (main.c; tests link their own). */
 uint64_t aud_now_ns(void);
 
 /* The NFQUEUE callback (datapath.c). */

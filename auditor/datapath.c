@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -20,14 +19,6 @@
 
 #include "auditor.h"
 #include "common/pkt.h"
-
-uint64_t aud_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* xorshift64* (Vigna): the audit's drop lottery needs speed, not secrecy. */
 static uint32_t next_rand(struct auditor *a)

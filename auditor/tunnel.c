@@ -131,8 +131,8 @@ static int outer_decode(const uint8_t *p, size_t len, int *family,
 		return 0;
 	}
 	ret = cx_ipv6_walk(p, len, &ch);
-	if (ret < 0)
-		return ret;
+	if (ret < 0)	/* a chain past the walk's limits is malformed here */
+		return ret == -E2BIG ? -EBADMSG : ret;
 	if (ch.upper_proto != IPPROTO_UDP)
 		return -ENOENT;
 	*family = AF_INET6;
