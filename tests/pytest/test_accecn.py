@@ -245,7 +245,8 @@ def test_accecn_negotiated(bed, accecn_kernel, pair, tmp_path, fam):
 		"data_pkts": len(data), "ce_pkts": len(ce), "ce_bytes": ce_bytes,
 		"data_ecn": sorted({p["ecn"] for p in data}), "syn_ecn": syn["ecn"],
 		"synack_ace": synack["ace"], "marker": {k: st[k] for k in
-		("pkts_x", "bytes_x", "pkts_e", "bytes_e", "acks", "ece_acks")}}
+		("pkts_x", "bytes_x", "pkts_e", "bytes_e", "acks", "ece_acks",
+		 "accecn_acks", "eceb_opts", "accecn_ce_bytes")}}
 	print(f"\nIPv{fam} AccECN:", info)
 	assert len(data) > 1000, info
 	# cx_accecn sets ECT on every data packet; the bottleneck marked some CE.
@@ -275,6 +276,20 @@ def test_accecn_negotiated(bed, accecn_kernel, pair, tmp_path, fam):
 	print(f"IPv{fam} AccECN feedback:", info)
 	assert last["eceb"] == info["ce_bytes_acked"] % COUNTER_MOD, info
 	assert final["ace"] == (info["ce_pkts_acked"] + ACE_INIT) % 8, info
+
+	# What the marker declared: E from ECEB, the receiver's CE bytes. ECE
+	# is a bit of ACE on these connections and is never read as
+	# ECN-Echo (read that way, E came out over 100 x the CE bytes). The
+	# marker's E counts whole packets (headers too) and its last marks
+	# may trail the capture's end by a round trip: 10 % and one window.
+	mk = info["marker"]
+	# IP + TCP (timestamps) headers; IPv6 with the 8-byte ConEx option.
+	ce_ip_bytes = ce_bytes + len(ce) * (20 + 32 if fam == 4 else 40 + 8 + 32)
+	assert mk["ece_acks"] == 0 and mk["accecn_acks"] > 0, info
+	assert abs(mk["accecn_ce_bytes"] - info["ce_bytes_acked"]) <= \
+		0.1 * info["ce_bytes_acked"], info
+	assert 0.9 * ce_ip_bytes - 65536 <= mk["bytes_e"] <= 1.1 * ce_ip_bytes + 65536, \
+		(ce_ip_bytes, info)
 
 
 def test_accecn_off_by_default(bed, pair, tmp_path):
