@@ -50,11 +50,13 @@ import time
 
 from cxtb import auditor as cxa
 from cxtb import bulk
+from cxtb import flood
 from cxtb import marker as cxm
 from cxtb import onoff
 from cxtb import policer as cxp
 from cxtb.testbed import Testbed
 from cxtb.traffic import wait_listening
+from cxtb.units import parse_rate
 
 MODES = ("none", "static", "conex", "tunnel", "mixed")
 TENANTS = "abcdefgh"
@@ -65,6 +67,8 @@ MARKED_KINDS = ("conex", "accecn", "lossy")
 KEY = "5a" * 32
 BASE_PORT = 5301
 SAMPLE_S = 0.5
+# The policer's drops by reason (its tenant stats): contest() rows.
+DROP_REASONS = ("police", "spoof", "unreadable", "protected")
 # Calibration: the flows' first seconds (slow start) are not measured.
 CAL_WARMUP_S = 2.0
 # The bottleneck is on the fabric's port towards this host.
@@ -449,7 +453,12 @@ def contest(stack, load, seconds, family=4):
 	"""Run every tenant's load together for seconds and measure at the
 	receivers. load: {tenant: spec, or [spec per guest of the tenant]},
 	spec ("tcp", flows) | ("udp", rate) | ("onoff", (size_bytes, mean_s))
-	(on-off transfers, cxtb/onoff.py; completion times in fct_s); None
+	(on-off transfers, cxtb/onoff.py; completion times in fct_s) | a
+	hostile flood (cxtb/flood.py) ("extchain", rate) | ("xonly", rate) |
+	("vxlan", (victim tenant, rate)) (the VXLAN goes to host RX_HOST's
+	underlay address, inner source the victim's sending guest, inner
+	destination its receiving guest; what arrives there counts as the
+	flooding tenant's goodput; sent_pkts says how many were sent); None
 	leaves that guest idle. Returns per tenant goodput (b/s, summed over
 	its guests), the CE its receivers counted, and, over one window
 	(between the same two snapshots): what the policer charged it
@@ -477,6 +486,19 @@ def contest(stack, load, seconds, family=4):
 		try:
 			if kind == "udp":
 				res[g] = udp_flood(snd, rcv, addr, port, seconds, rate=arg)
+			elif kind in ("extchain", "xonly"):
+				fam = 6 if kind == "extchain" else 4
+				src, dst = ((snd.ip6, rcv.ip6) if fam == 6 else
+					    (snd.ip4, rcv.ip4))
+				res[g] = flood.run(snd, rcv, kind, src, dst, port, seconds,
+						   parse_rate(arg), dst)
+			elif kind == "vxlan":
+				victim, rate = arg
+				vg = stack.guest_index(victim)
+				vs, vr = tb.guest(1, vg), tb.guest(RX_HOST, vg)
+				res[g] = flood.run(snd, vr, kind, snd.ip4, tb.host(RX_HOST).ip4,
+						   port, seconds, parse_rate(rate), vr.ip4,
+						   inner_src=vs.ip4, inner_dst=vr.ip4)
 			elif kind == "onoff":
 				r = onoff.run(snd, rcv, addr, port, seconds, arg[0], arg[1],
 					      seed=port)
@@ -512,6 +534,8 @@ def contest(stack, load, seconds, family=4):
 			row["rx_ce_pkts"] += sum(after.get(k, 0) - before[g].get(k, 0)
 						 for k in ("IpExtInCEPkts", "Ip6InCEPkts"))
 			row["goodput_bps"] += res[g]["bits_per_second"]
+			if "sent_pkts" in res[g]:
+				row["sent_pkts"] = row.get("sent_pkts", 0) + res[g]["sent_pkts"]
 			if "fct_s" in res[g]:
 				row.setdefault("fct_s", []).extend(res[g]["fct_s"])
 				row["started"] = row.get("started", 0) + res[g]["started"]
@@ -526,6 +550,8 @@ def contest(stack, load, seconds, family=4):
 			charged = p1["charged_bytes"] - p0.get("charged_bytes", 0)
 			row.update(charged_bps=8 * charged / window,
 				   policer_drops=p1["drops_police"] - p0.get("drops_police", 0),
+				   **{f"drops_{r}": p1.get(f"drops_{r}", 0) -
+				      p0.get(f"drops_{r}", 0) for r in DROP_REASONS},
 				   tokens_bytes=p1["tokens_bytes"])
 		out[t] = row
 	fabric = {k: e1.get(k, 0) - e0.get(k, 0) for k in ("marked", "dropped")}

@@ -115,6 +115,30 @@ def test_currency_kinds_reduced(tmp_path, netns_ok, ecnq_tool, iperf3_ok):
 	assert cp.returncode == 0, cp.stdout + cp.stderr
 
 
+def test_hostile_reduced(tmp_path, netns_ok, ecnq_tool, iperf3_ok):
+	"""The hostile scenario's VXLAN attack beside its honest baseline:
+	every packet of b's own VXLAN to the underlay is dropped and counted
+	as drops_protected, nothing reaches a's receiver, a keeps its
+	goodput."""
+	pytest.importorskip("scapy")
+	out = tmp_path / "res"
+	cp = run("hostile", "--variants", "honest,vxlan", "--seconds", "3", "--out",
+		 str(out), timeout=300)
+	rows = list(csv.DictReader(open(out / "hostile.csv")))
+	assert {(r["variant"], r["tenant"]) for r in rows} == {
+		(v, t) for v in ("honest", "vxlan") for t in "ab"}, cp.stdout + cp.stderr
+	assert len({r["allowance_mbps"] for r in rows}) == 1, rows
+	row = {(r["variant"], r["tenant"]): r for r in rows}
+	b = row[("vxlan", "b")]
+	assert int(b["sent_pkts"]) > 0 and b["drops_protected"] == b["sent_pkts"], b
+	assert float(b["rate_mbps"]) == 0, b
+	assert int(row[("vxlan", "a")]["drops_protected"]) == 0, rows
+	assert (float(row[("vxlan", "a")]["rate_mbps"]) >=
+		0.9 * float(row[("honest", "a")]["rate_mbps"])), rows
+	assert "hostile: " in cp.stdout and "FAIL" not in cp.stdout, cp.stdout
+	assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
 def test_allowance_override(tmp_path, netns_ok, ecnq_tool, iperf3_ok):
 	"""--allowance replaces the calibration: every row carries it, the
 	report says where it came from."""
@@ -152,6 +176,7 @@ def test_list_and_help():
 	cp = run("--list")
 	assert cp.returncode == 0 and "smoke" in cp.stdout and "flows" in cp.stdout
 	assert "isolation" in cp.stdout and "currency" in cp.stdout
+	assert "hostile" in cp.stdout
 	cp = run("--help")
 	assert cp.returncode == 0 and "Scenarios" in cp.stdout
 
