@@ -38,7 +38,9 @@ def rules(node):
 			if any(c in l for c in CHAINS)]
 	# The accounting object its queueing rules count into.
 	cp = node.run(["nfacct", "list"], check=False)
-	out += [f"nfacct {l}" for l in cp.stdout.splitlines() if "conex-auditor" in l]
+	# "{ pkts = N, bytes = N } = NAME;": the name, not the counts
+	out += [f"nfacct {l.rsplit('= ', 1)[-1]}" for l in cp.stdout.splitlines()
+		if "conex-auditor" in l]
 	return out
 
 

@@ -84,7 +84,9 @@ def leftovers(node):
 	cp = node.run(["nft", "list", "tables"], check=False)
 	out += [f"nft {l}" for l in cp.stdout.splitlines() if NFT_TABLE in l]
 	cp = node.run(["nfacct", "list"], check=False)
-	out += [f"nfacct {l}" for l in cp.stdout.splitlines() if "conex-policer" in l]
+	# "{ pkts = N, bytes = N } = NAME;": the name, not the counts
+	out += [f"nfacct {l.rsplit('= ', 1)[-1]}" for l in cp.stdout.splitlines()
+		if "conex-policer" in l]
 	return out
 
 
