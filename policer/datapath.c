@@ -153,8 +153,18 @@ unsigned int pol_dp_packet(void *arg, const struct cxd_nfq_pkt *p,
 	}
 	if (protected_dst(pl, &pkt))
 		return drop(t, POL_DROP_PROTECTED, pkt.ip_bytes);
-	/* X=0 with flags is Not-ConEx: the flags are meaningless (RFC 7837 §4). */
-	conex = (pkt.flags & CX_AUDIT_P_CONEX) && (pkt.sig & CX_SIG_X);
+	/*
+	 * X=0 with flags is Not-ConEx: the flags are meaningless (RFC 7837
+	 * §4). So is X alone on anything but TCP: it declares nothing, and
+	 * the marker marks only TCP, whose flows the auditor holds to their
+	 * declarations; an X-only UDP flood would otherwise pass uncharged
+	 * and fill the bottleneck before any audit could act. It goes the
+	 * Not-ConEx way, through the tunnel, charged by its CE.
+	 */
+	conex = (pkt.flags & CX_AUDIT_P_CONEX) && (pkt.sig & CX_SIG_X) &&
+		((pkt.flags & CX_AUDIT_P_TCP) || (pkt.sig & CX_SIG_LEC));
+	if ((pkt.flags & CX_AUDIT_P_CONEX) && (pkt.sig & CX_SIG_X) && !conex)
+		t->xonly_other_packets++;
 	if (conex) {
 		if (pkt.sig & CX_SIG_L) {
 			/*

@@ -47,6 +47,7 @@ struct pol_tenant_rt {
 	uint64_t feedback_lost_bytes;
 	uint64_t forgive_bytes;		/* dropped here, not yet re-echoed as L */
 	uint64_t forgiven_bytes;	/* L not charged: re-echo of our own drops */
+	uint64_t xonly_other_packets;	/* X alone on non-TCP: taken as Not-ConEx */
 	uint64_t drops[POL_DROP_COUNT];
 	uint64_t dropped_bytes[POL_DROP_COUNT];
 	bool bank_pending;		/* a token request is out */

@@ -54,6 +54,7 @@ static void tenant(struct cxd_out *o, const struct policer *pl, unsigned int i,
 	cxd_out_u64(o, "charged_marks_bytes", c->charged_bytes);
 	cxd_out_u64(o, "charged_bytes", c->charged_bytes + c->feedback_bytes);
 	cxd_out_u64(o, "forgiven_l_bytes", t->forgiven_bytes);
+	cxd_out_u64(o, "xonly_other_packets", t->xonly_other_packets);
 	cxd_out_u64(o, "tunnel_packets", t->tunnel_packets);
 	cxd_out_u64(o, "tunnel_bytes", t->tunnel_bytes);
 	cxd_out_u64(o, "feedback_bytes", t->feedback_bytes);

@@ -1136,9 +1136,48 @@ static void test_protected(void **state)
 	}
 }
 
+/*
+ * X alone on UDP declares nothing and is not what the marker sends: it
+ * goes the Not-ConEx way (the tunnel, charged by its CE), counted. UDP
+ * carrying marks pays them as ConEx; X-only TCP stays ConEx.
+ */
+static void test_xonly_non_tcp(void **state)
+{
+	static const struct {
+		const char *what;
+		int kind;
+		uint8_t bits;
+		bool conex, tunnel;
+		unsigned int xonly_other;
+	} v[] = {
+		{ "X-only UDP", PK_UDP, CX_SIG_X, false, true, 1 },
+		{ "X+E UDP", PK_UDP, CX_SIG_X | CX_SIG_E, true, false, 0 },
+		{ "X-only TCP", PK_TCP, CX_SIG_X, true, false, 0 },
+	};
+	struct cxd_nfq_mark mark;
+	struct policer *pl;
+	struct pol_tenant_rt *t;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < CX_ARRAY_SIZE(v); i++) {
+		struct pk k = { AF_INET, A4, R4, v[i].kind, 500, true, v[i].bits };
+
+		pl = pl_new(true);
+		t = &pl->tenants[T_A];
+		expect_ret(v[i].what, (int)queue_pk(pl, IF_A, &k, 0, &mark, NULL),
+			   NF_ACCEPT);
+		expect_ret(v[i].what, (int)t->conex_packets, v[i].conex);
+		expect_ret(v[i].what, (int)t->tunnel_packets, v[i].tunnel);
+		expect_ret(v[i].what, (int)t->xonly_other_packets, (int)v[i].xonly_other);
+		free(pl);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_xonly_non_tcp),
 		cmocka_unit_test(test_protected),
 		cmocka_unit_test(test_tenant_by_interface),
 		cmocka_unit_test(test_spoof_log_limited),
