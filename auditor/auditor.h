@@ -25,6 +25,8 @@ struct aud_dp_stats {
 	uint64_t unknown_outdev;	/* FORWARD to no configured guest */
 	uint64_t tunnel_inner;		/* decapsulated by the tunnel device: not audited */
 	uint64_t sanction_logs;		/* sanction start events */
+	uint64_t state_saves;
+	uint64_t state_errors;		/* the state file could not be written */
 };
 
 struct auditor {
@@ -35,6 +37,8 @@ struct auditor {
 	struct cxd_nfq *nfq;
 	struct aud_tun tun;
 	struct aud_dp_stats st;
+	uint64_t state_next_ns;		/* next save of cfg.state_file */
+	bool state_warned;
 	struct cx_log_ratelimit sanction_rl;
 	uint64_t rand_state;		/* xorshift64*, seeded from getrandom */
 	uint64_t start_mono_ns;
@@ -83,5 +87,17 @@ struct mnl_socket;
 const struct aud_guest *aud_dp_guest_of_addr(const struct auditor *a,
 					     struct mnl_socket *nl, int family,
 					     const uint8_t *addr);
+
+/*
+ * state.c: the sources' debts across restarts, in cfg.state_file (""
+ * keeps nothing); see the file's head for the format and rules.
+ */
+#define AUD_STATE_MAX_AGE_NS	(24ULL * 3600 * 1000 * 1000 * 1000)
+#define AUD_STATE_SAVE_NS	(5ULL * 1000 * 1000 * 1000)
+int aud_state_save(struct cx_audit *audit, const char *path, uint64_t real_ns);
+int aud_state_load(struct cx_audit *audit, const char *path, uint64_t real_ns,
+		   uint64_t now_ns, unsigned int *restored);
+void aud_state_start(struct auditor *a, uint64_t now_ns);
+void aud_state_tick(struct auditor *a, uint64_t now_ns, bool now);
 
 #endif

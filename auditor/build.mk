@@ -2,7 +2,7 @@
 # feedback daemon (NFQUEUE via libmnl + libnetfilter_queue).
 AUD_DIR  := $(O)/auditor
 AUD_BIN  := $(AUD_DIR)/conex-auditor
-AUD_SRCS := main.c config.c rules.c tunnel.c datapath.c stats.c metrics.c
+AUD_SRCS := main.c config.c rules.c tunnel.c datapath.c stats.c metrics.c state.c
 AUD_OBJS := $(AUD_SRCS:%.c=$(AUD_DIR)/%.o)
 
 BINS    += $(AUD_BIN)

@@ -35,6 +35,7 @@ void aud_config_init(struct aud_config *c)
 	c->vxlan_port = 4789;
 	snprintf(c->tun_dev, sizeof(c->tun_dev), "cxtun0");
 	c->feedback_interval_ns = AUD_FB_INTERVAL_DEFAULT_NS;
+	snprintf(c->state_file, sizeof(c->state_file), "%s", AUD_STATE_FILE_DEFAULT);
 	cx_audit_cfg_default(&c->audit);
 }
 
@@ -255,6 +256,20 @@ int aud_config_set(struct aud_config *c, int argc, char **argv, char *err,
 			       &c->audit.flow_capacity, err, errlen);
 	if (strcmp(key, "host_id") == 0)
 		return set_u32(key, argv[1], 1, UINT32_MAX, &c->host_id, err, errlen);
+	if (strcmp(key, "state_file") == 0) {
+		if (strcmp(argv[1], "none") == 0) {
+			c->state_file[0] = '\0';
+		} else if (argv[1][0] != '/' ||
+			   strlen(argv[1]) >= sizeof(c->state_file) - 8) {
+			snprintf(err, errlen, "state_file: expected an absolute path "
+				 "(under %d bytes) or none, got '%s'",
+				 (int)sizeof(c->state_file) - 8, argv[1]);
+			return -1;
+		} else {
+			snprintf(c->state_file, sizeof(c->state_file), "%s", argv[1]);
+		}
+		return 0;
+	}
 	if (strcmp(key, "metrics") == 0) {
 		if (cxd_hostport_parse(argv[1], &c->metrics) < 0) {
 			snprintf(err, errlen, "metrics: '%s' is not ADDRESS:PORT "

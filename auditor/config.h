@@ -29,6 +29,8 @@
  * 50 messages a second per peer host is nothing.
  */
 #define AUD_FB_INTERVAL_DEFAULT_NS	(20ULL * 1000000ULL)
+#define AUD_STATE_FILE_DEFAULT	"/var/lib/conex/auditor.state"
+#define AUD_PATH_MAX		256
 #define AUD_FB_INTERVAL_MIN_NS		(1ULL * 1000000ULL)
 #define AUD_FB_INTERVAL_MAX_NS		(60ULL * 1000000000ULL)
 
@@ -58,6 +60,7 @@ struct aud_config {
 	uint64_t feedback_interval_ns;
 	struct cx_audit_cfg audit;		/* the audit module's parameters */
 	struct cxd_hostport metrics;	/* family 0: no /metrics endpoint */
+	char state_file[AUD_PATH_MAX];	/* "": sources' debts not kept */
 };
 
 void aud_config_init(struct aud_config *c);

@@ -304,6 +304,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 		}
 		now_ns = aud_now_ns();
 		aud_tun_tick(&a->tun, now_ns);
+		aud_state_tick(a, now_ns, false);
 		cxd_metrics_tick(a->metrics, now_ns);
 		if (now_ns >= next_resolve_ns) {
 			aud_dp_resolve(a);
@@ -333,6 +334,7 @@ static int run(struct auditor *a, const sigset_t *waitmask)
 		serve_ctl(a, &pfd[PFD_CTL]);
 	}
 	cx_log_info("signal %d: removing rules and unbinding", (int)stop_signal);
+	aud_state_tick(a, aud_now_ns(), true);
 	return 0;
 }
 
@@ -440,6 +442,8 @@ int main(int argc, char **argv)
 			    cx_audit_mem_size(&a->cfg.audit));
 		goto out_close_ctl;
 	}
+	/* A restart must not forgive the sources' debts. */
+	aud_state_start(a, a->start_mono_ns);
 	ret = aud_tun_init(&a->tun, &a->cfg, realtime_ns(), a->start_mono_ns);
 	if (ret < 0) {
 		errno = -ret;

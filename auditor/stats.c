@@ -161,6 +161,22 @@ int aud_stats_format(const struct auditor *a, uint64_t now_ns, int json,
 	cxd_out_u64(&o, "unknown_outdev", a->st.unknown_outdev);
 	cxd_out_u64(&o, "tunnel_inner", a->st.tunnel_inner);
 	cxd_out_u64(&o, "sanction_logs", a->st.sanction_logs);
+	cxd_out_u64(&o, "state_saves", a->st.state_saves);
+	cxd_out_u64(&o, "state_errors", a->st.state_errors);
+	{
+		struct cx_audit_source_info si;
+		uint64_t debt = 0, n = 0;
+		uint32_t cursor = 0;
+
+		/* What a restart must not forgive: the sources in debt. */
+		while (cx_audit_source_next(a->audit, &cursor, &si) == 0)
+			if (si.debt_bytes) {
+				n++;
+				debt += si.debt_bytes;
+			}
+		cxd_out_u64(&o, "sources_in_debt", n);
+		cxd_out_u64(&o, "sources_debt_bytes", debt);
+	}
 	nfq_counters(&o, &a->nfq->st);
 	cxd_out_u64(&o, "tunnel_packets", a->tun.st.packets);
 	cxd_out_u64(&o, "tunnel_unknown_peer", a->tun.st.unknown_peer);

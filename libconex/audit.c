@@ -1544,3 +1544,35 @@ int cx_audit_source_debt(struct cx_audit *a, const uint8_t src[16],
 		*debt_bytes = si.debt_bytes;
 	return ret;
 }
+
+int cx_audit_source_restore(struct cx_audit *a, const uint8_t src[16],
+			    uint8_t family, uint64_t debt_bytes, uint64_t now_ns)
+{
+	struct cx_audit_result res;
+	struct cx_audit_pkt p;
+	struct account *ac;
+	int64_t debt;
+
+	if (!a || !src || (family != CX_FLOW_IPV4 && family != CX_FLOW_IPV6) ||
+	    a->pkt)
+		return -EINVAL;
+	memset(&p, 0, sizeof(p));
+	memcpy(p.src, src, sizeof(p.src));
+	p.key.family = family;
+	p.now_ns = now_ns;
+	memset(&res, 0, sizeof(res));
+	a->res = &res;
+	a->pkt = &p;
+	a->ac = NULL;
+	a->now_units = (uint32_t)(now_ns >> IDLE_SHIFT);
+	a->now_ticks = (uint32_t)(now_ns >> TICK_SHIFT);
+	ac = acct_get(a, &p);
+	a->res = NULL;
+	a->pkt = NULL;
+	a->ac = NULL;
+	if (ac == &a->overflow)
+		return -ENOSPC;
+	debt = (int64_t)CX_MIN(debt_bytes, (uint64_t)a->debt_cap_bytes);
+	ac->own = own_add(ac->own, -debt);
+	return 0;
+}

@@ -59,8 +59,14 @@ def start_auditor(node, config_text=None, extra_args=(), root=None):
 	config_text replaces the installed default configuration (written to a
 	temporary file). Waits for "conex-auditor: ready on queue N"; raises
 	AuditorError with its stderr if it exits first or is not ready in time.
-	The process is tracked by the testbed (tb.down() kills it).
+	The process is tracked by the testbed (tb.down() kills it). Unless
+	config_text names a state_file, the auditor keeps no sources' debts
+	across restarts (state_file none): each test starts clean, and
+	auditors in other namespaces never share the default file.
 	"""
+	if config_text is not None and not any(
+			l.split()[:1] == ["state_file"] for l in config_text.splitlines()):
+		config_text += "state_file none\n"
 	return daemon.start(Auditor, node,
 			    lambda l: l.startswith("conex-auditor: ready on queue"),
 			    extra_args=extra_args, config_text=config_text, root=root)

@@ -295,3 +295,38 @@ def test_underlay_closed_while_policer_dead(bed, stack):
 		cxp.run_policer(bed.host(1), ["--cleanup"])
 	assert got == [], got
 	assert f"counter packets {N} " in prot, prot
+
+
+# Attack 10 at the auditor: a restart forgot every debt. A sender whose
+# marker declares nothing (cheat nomark) through an ECN bottleneck runs
+# into debt at h2's auditor; the debt is still there after a restart.
+def test_auditor_restart_keeps_debt(bed, tmp_path, ecnq_tool):
+	snd, rcv = bed.guest(1, 1), bed.guest(2, 1)
+	state = tmp_path / "auditor.state"
+	conf = ("guest g1 ra\nguest g2 rb\n"
+		f"host_id 2\npeer 1 {bed.host(1).ip4} 4790 {KEY}\nstate_file {state}\n")
+	bed.bottleneck(2, 100_000_000)
+	try:
+		a = cxa.start_auditor(bed.host(2), config_text=conf)
+		try:
+			m = cxm.start_marker(snd, config_text="cheat nomark\n")
+			try:
+				bulk.transfer(snd, rcv, rcv.ip4, seconds=2)
+			finally:
+				m.stop()
+			before = a.stats()
+		finally:
+			stop_running(a)
+		a = cxa.start_auditor(bed.host(2), config_text=conf)
+		try:
+			after = a.stats()
+		finally:
+			log = a.stop()
+	finally:
+		bed.clear_bottleneck(2)
+	info = {k: (before[k], after[k]) for k in ("sources_in_debt", "sources_debt_bytes")}
+	assert before["sources_in_debt"] >= 1 and before["sources_debt_bytes"] > 0, info
+	assert after["sources_in_debt"] == before["sources_in_debt"], info
+	assert after["sources_debt_bytes"] == before["sources_debt_bytes"], info
+	assert "source debt(s) restored" in log, log
+	assert cxa.rules(bed.host(2)) == []

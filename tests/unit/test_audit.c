@@ -1937,9 +1937,35 @@ static void test_iterate(void **state)
 	cx_audit_free(a);
 }
 
+/*
+ * A restored debt (a restart must not forgive it): the source's record
+ * owes it, capped as inherited debt is; another source is untouched.
+ */
+static void test_source_restore(void **state)
+{
+	struct cx_audit *a = audit();
+	struct cx_flow_key k = key_of(7, 1000), o = key_of(8, 1000);
+	uint64_t debt = 0;
+
+	(void)state;
+	assert_int_equal(cx_audit_source_restore(a, k.saddr, k.family, 50000,
+						 1000000000ULL), 0);
+	assert_int_equal(cx_audit_source_debt(a, k.saddr, k.family, &debt), 0);
+	assert_true(debt == 50000);
+	assert_int_equal(cx_audit_source_debt(a, o.saddr, o.family, &debt), -ENOENT);
+	/* Capped like any inherited debt. */
+	assert_int_equal(cx_audit_source_restore(a, o.saddr, o.family, UINT64_MAX,
+						 1000000000ULL), 0);
+	assert_int_equal(cx_audit_source_debt(a, o.saddr, o.family, &debt), 0);
+	assert_true(debt > 50000 && debt < (1ULL << 30));
+	assert_int_equal(cx_audit_source_restore(a, o.saddr, 0, 1, 0), -EINVAL);
+	cx_audit_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_source_restore),
 		cmocka_unit_test(test_cfg),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_classify),

@@ -390,4 +390,13 @@ void cx_audit_overflow_info(const struct cx_audit *a,
 int cx_audit_source_debt(struct cx_audit *a, const uint8_t src[16],
 			 uint8_t family, uint64_t *debt_bytes);
 
+/*
+ * A debt a previous run left a source with (a restart must not forgive
+ * it): the source's record, made if need be, owes debt_bytes more, capped
+ * like any inherited debt. Call between packets. 0, -ENOSPC (no room in
+ * the source table: nothing restored) or -EINVAL.
+ */
+int cx_audit_source_restore(struct cx_audit *a, const uint8_t src[16],
+			    uint8_t family, uint64_t debt_bytes, uint64_t now_ns);
+
 #endif
