@@ -1,5 +1,5 @@
 /*
- * The daemon's one context, passed explicitly (STYLE.md, "Daemons").
+ * The daemon's one context, passed explicitly (docs/design.md §4.1).
  */
 #ifndef AUD_AUDITOR_H
 #define AUD_AUDITOR_H

@@ -1,6 +1,6 @@
 /*
  * conex-auditor: the receiver-side ConEx audit (RFC 7713 §3.2, §5.5;
- * CONEX.md §4) and tunnel-egress feedback (CONEX.md §6). Options, setup,
+ * docs/wire.md §4) and tunnel-egress feedback (docs/wire.md §7). Options, setup,
  * loop and teardown; the decisions are conex/audit.h, the I/O common/nfq.c,
  * rules.c, tunnel.c and common/ctl.c.
  *

@@ -1,6 +1,6 @@
 /*
  * The auditor's iptables/ip6tables rules (mangle table; NFQUEUE exists only
- * through xtables here, DESIGN.md):
+ * through xtables here, docs/design.md §5.1):
  *
  *   FORWARD -o <guest if> -j CONEX-AUDIT        one per guest interface
  *   CONEX-AUDIT -j NFQUEUE --queue-num N [--queue-bypass]

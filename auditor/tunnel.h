@@ -1,5 +1,5 @@
 /*
- * Tunnel egress for legacy guests (CONEX.md §6, RFC 7713 §5.5): VXLAN
+ * Tunnel egress for legacy guests (docs/wire.md §7, RFC 7713 §5.5): VXLAN
  * packets from peer hosts, seen before decapsulation, are counted per
  * sending host and per inner source guest (inner IP bytes, and those whose
  * OUTER ECN is CE); every feedback interval the cumulative counters go to

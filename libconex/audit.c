@@ -2,7 +2,7 @@
  * ConEx audit decisions (RFC 7713 §3.2, §5.5; see audit.h for the
  * balances). The project's rules, each with its reason:
  *
- * Counting (RFC 7837 §4, CONEX.md §2, §3). A ConEx-Marked packet declares
+ * Counting (RFC 7837 §4, docs/wire.md §2, §3). A ConEx-Marked packet declares
  * its ip_bytes once per flag set. X=0 makes L/E/C meaningless (counted as
  * an anomaly, the packet is Not-ConEx); reserved bits are ignored
  * (counted). A CDO to a multicast destination, a non-first fragment and
@@ -438,8 +438,8 @@ static uint64_t shortfall(const struct cx_audit *a, const struct bal *b)
  * lost) within one RTT, and the E for it rides on the fewer packets of
  * the next RTTs, after the window is halved; on a busy host, processes
  * starting up stall senders for tens of milliseconds more. RFC 7786 has
- * slow start send credit for half the flight for exactly this (CONEX.md
- * §5), and credit is checked at once, so the start is not unaudited. On
+ * slow start send credit for half the flight for exactly this (docs/wire.md
+ * §5.5), and credit is checked at once, so the start is not unaudited. On
  * the testbed, honest flows fell 7-25 KB short of re-echo in their first
  * second or two while credit was still covering them, at any allowance
  * up to 50 ms. Nothing is forgiven: the deficit stays in the re-echo

@@ -248,7 +248,7 @@ static uint64_t cnt_at(const struct cx_audit_counters *c, size_t off)
 	return v;
 }
 
-/* RFC 7713 §2.1 classes, CONEX.md §2/§3 anomalies: outcome and counter. */
+/* RFC 7713 §2.1 classes, docs/wire.md §2/§3 anomalies: outcome and counter. */
 static void test_classify(void **state)
 {
 	static const struct {

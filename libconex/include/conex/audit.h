@@ -1,5 +1,5 @@
 /*
- * ConEx audit (RFC 7713 §3.2, §5.5; CONEX.md §4): the receiver-side
+ * ConEx audit (RFC 7713 §3.2, §5.5; docs/wire.md §4): the receiver-side
  * decision whether a sender declares at least the congestion it is seen to
  * cause. Pure: the caller parses each packet (cx_cdo_find, cx_ipv4id_decode,
  * cx_tcp_decode), fills a struct cx_audit_pkt and acts on the verdict; time
@@ -7,7 +7,7 @@
  * verdicts.
  *
  * Per flow (created only by a ConEx-Marked packet, RFC 7713 §5.5), in
- * bytes, counting each packet's ip_bytes (CONEX.md §2, §3):
+ * bytes, counting each packet's ip_bytes (docs/wire.md §2, §3):
  *
  *   credit_bal  = sum(C) - observed            checked at once
  *   reecho_bal  = sum(L) + sum(E) - settled    checked with an allowance
