@@ -27,42 +27,26 @@
 #include <conex/log.h>
 #include <conex/parse.h>
 
+#include "common/statefile.h"
+
 #include "auditor.h"
 
 #define STATE_MAGIC	"conex-auditor-state 1"
 #define LINE_MAX_BYTES	128
 
-static uint64_t real_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int aud_state_save(struct cx_audit *audit, const char *path, uint64_t real_ns)
 {
 	struct cx_audit_source_info si;
-	char tmp[AUD_PATH_MAX + 8], addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN];
 	uint32_t cursor = 0;
 	FILE *f;
-	int fd, ret = 0;
+	int ret;
 
 	if (path[0] == '\0')
 		return 0;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (f == NULL) {
-		ret = -errno;
-		close(fd);
-		unlink(tmp);
+	ret = cxd_state_begin(path, STATE_MAGIC, real_ns, &f);
+	if (ret < 0)
 		return ret;
-	}
-	fprintf(f, "%s\ntime_ns %llu\n", STATE_MAGIC, (unsigned long long)real_ns);
 	while (cx_audit_source_next(audit, &cursor, &si) == 0) {
 		if (si.debt_bytes == 0)
 			continue;
@@ -73,16 +57,7 @@ int aud_state_save(struct cx_audit *audit, const char *path, uint64_t real_ns)
 		fprintf(f, "source %d %s %llu\n", si.family == CX_FLOW_IPV4 ? 4 : 6,
 			addr, (unsigned long long)si.debt_bytes);
 	}
-	/* No fsync on the packet thread: a crash loses at most one save. */
-	if (fflush(f) != 0)
-		ret = -errno;
-	if (fclose(f) != 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) != 0)
-		ret = -errno;
-	if (ret < 0)
-		unlink(tmp);
-	return ret;
+	return cxd_state_commit(path, f);
 }
 
 /* One "source" line: 0 restored, -EBADMSG, or -ENOSPC (no room). */
@@ -111,38 +86,16 @@ int aud_state_load(struct cx_audit *audit, const char *path, uint64_t real_ns,
 {
 	char line[LINE_MAX_BYTES];
 	uint64_t saved_ns;
-	struct stat st;
 	FILE *f;
-	int fd, ret = 0, r;
+	int ret, r;
 
 	*restored = 0;
 	if (path[0] == '\0')
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	f = fdopen(fd, "r");
-	if (f == NULL) {
-		close(fd);
-		return -errno;
-	}
-	if (fgets(line, sizeof(line), f) == NULL ||
-	    strcmp(line, STATE_MAGIC "\n") != 0 ||
-	    fgets(line, sizeof(line), f) == NULL ||
-	    strncmp(line, "time_ns ", 8) != 0 ||
-	    (line[strcspn(line, "\n")] = '\0',
-	     cx_parse_u64(line + 8, 0, UINT64_MAX, &saved_ns) < 0)) {
-		ret = -EBADMSG;
-		goto out;
-	}
-	if (saved_ns > real_ns || real_ns - saved_ns > AUD_STATE_MAX_AGE_NS) {
-		ret = -ESTALE;
-		goto out;
-	}
+	ret = cxd_state_open(path, STATE_MAGIC, real_ns, AUD_STATE_MAX_AGE_NS, &f,
+			     &saved_ns);
+	if (ret != 0)
+		return ret > 0 ? 0 : ret;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		r = restore_line(audit, line, now_ns);
 		if (r < 0)
@@ -150,7 +103,6 @@ int aud_state_load(struct cx_audit *audit, const char *path, uint64_t real_ns,
 		else
 			(*restored)++;
 	}
-out:
 	fclose(f);
 	return ret;
 }
@@ -164,7 +116,7 @@ void aud_state_start(struct auditor *a, uint64_t now_ns)
 	a->state_next_ns = now_ns + AUD_STATE_SAVE_NS;
 	if (path[0] == '\0')
 		return;
-	ret = aud_state_load(a->audit, path, real_now_ns(), now_ns, &n);
+	ret = aud_state_load(a->audit, path, cxd_state_real_ns(), now_ns, &n);
 	if (ret < 0)
 		cx_log_warnx("state %s: %s; %u source debt(s) restored", path,
 			     ret == -ESTALE ? "too old or from the future" :
@@ -181,7 +133,7 @@ void aud_state_tick(struct auditor *a, uint64_t now_ns, bool now)
 	if (path[0] == '\0' || (!now && now_ns < a->state_next_ns))
 		return;
 	a->state_next_ns = now_ns + AUD_STATE_SAVE_NS;
-	ret = aud_state_save(a->audit, path, real_now_ns());
+	ret = aud_state_save(a->audit, path, cxd_state_real_ns());
 	if (ret < 0) {
 		a->st.state_errors++;
 		if (!a->state_warned)

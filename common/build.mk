@@ -10,7 +10,7 @@
 # without a queue links as before.
 COMMON_DIR      := $(O)/common
 COMMON_SRCS     := ctl.c conffile.c nfq.c pkt.c out.c run.c sig.c opts.c \
-		   hostport.c prom.c metrics.c daemon.c nfacct.c
+		   hostport.c prom.c metrics.c daemon.c nfacct.c statefile.c
 COMMON_MEMBERS  := $(COMMON_SRCS:%.c=$(COMMON_DIR)/%.o)
 COMMON_OBJS     := $(COMMON_DIR)/libcxd.a
 COMMON_CPPFLAGS := -iquote .

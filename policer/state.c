@@ -16,17 +16,14 @@
  * nothing for the file or the line. Tenants not in the file start full.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <time.h>
 
 #include <conex/log.h>
 #include <conex/parse.h>
+
+#include "common/statefile.h"
 
 #include "policer.h"
 
@@ -36,26 +33,15 @@
 int pol_state_save(const struct policer *pl, const char *path,
 		   uint64_t real_ns, uint64_t now_ns)
 {
-	char tmp[POL_PATH_MAX + 8];
 	unsigned int i;
 	FILE *f;
-	int fd, ret = 0;
+	int ret;
 
 	if (path[0] == '\0')
 		return 0;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (f == NULL) {
-		ret = -errno;
-		close(fd);
-		unlink(tmp);
+	ret = cxd_state_begin(path, STATE_MAGIC, real_ns, &f);
+	if (ret < 0)
 		return ret;
-	}
-	fprintf(f, "%s\ntime_ns %llu\n", STATE_MAGIC, (unsigned long long)real_ns);
 	for (i = 0; i < pl->cfg.n_tenants; i++) {
 		const struct pol_tenant_rt *t = &pl->tenants[i];
 
@@ -65,19 +51,7 @@ int pol_state_save(const struct policer *pl, const char *path,
 			cx_police_drop_ppm(&t->pol, now_ns),
 			(unsigned long long)t->forgive_bytes);
 	}
-	/*
-	 * No fsync: this runs on the packet thread every few seconds, and a
-	 * state a crash loses is at worst one save old.
-	 */
-	if (fflush(f) != 0)
-		ret = -errno;
-	if (fclose(f) != 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) != 0)
-		ret = -errno;
-	if (ret < 0)
-		unlink(tmp);
-	return ret;
+	return cxd_state_commit(path, f);
 }
 
 static int parse_i64(const char *s, int64_t *out)
@@ -130,60 +104,28 @@ int pol_state_load(struct policer *pl, const char *path, uint64_t real_ns,
 {
 	char line[LINE_MAX_BYTES];
 	uint64_t saved_ns, gap_ns;
-	struct stat st;
 	FILE *f;
-	int fd, ret = 0;
+	int ret, r;
 
 	*restored = 0;
 	if (path[0] == '\0')
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	f = fdopen(fd, "r");
-	if (f == NULL) {
-		close(fd);
-		return -errno;
-	}
-	if (fgets(line, sizeof(line), f) == NULL ||
-	    strcmp(line, STATE_MAGIC "\n") != 0 ||
-	    fgets(line, sizeof(line), f) == NULL ||
-	    strncmp(line, "time_ns ", 8) != 0 ||
-	    (line[strcspn(line, "\n")] = '\0',
-	     cx_parse_u64(line + 8, 0, UINT64_MAX, &saved_ns) < 0)) {
-		ret = -EBADMSG;
-		goto out;
-	}
-	if (saved_ns > real_ns || real_ns - saved_ns > POL_STATE_MAX_AGE_NS) {
-		ret = -ESTALE;
-		goto out;
-	}
+	ret = cxd_state_open(path, STATE_MAGIC, real_ns, POL_STATE_MAX_AGE_NS, &f,
+			     &saved_ns);
+	if (ret != 0)
+		return ret > 0 ? 0 : ret;
 	gap_ns = real_ns - saved_ns;
 	if (gap_ns > now_ns)
 		gap_ns = now_ns;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		int r = restore_line(pl, line, now_ns - gap_ns);
-
+		r = restore_line(pl, line, now_ns - gap_ns);
 		if (r < 0)
 			ret = r;
 		else if (r == 0)
 			(*restored)++;
 	}
-out:
 	fclose(f);
 	return ret;
-}
-
-static uint64_t real_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 void pol_state_start(struct policer *pl, uint64_t now_ns)
@@ -195,7 +137,7 @@ void pol_state_start(struct policer *pl, uint64_t now_ns)
 	pl->state_next_ns = now_ns + POL_STATE_SAVE_NS;
 	if (path[0] == '\0')
 		return;
-	ret = pol_state_load(pl, path, real_now_ns(), now_ns, &n);
+	ret = pol_state_load(pl, path, cxd_state_real_ns(), now_ns, &n);
 	if (ret < 0)
 		cx_log_warnx("state %s: %s; %u tenant(s) restored, the rest start "
 			     "full", path, ret == -ESTALE ? "too old or from the future" :
@@ -212,7 +154,7 @@ void pol_state_tick(struct policer *pl, uint64_t now_ns, bool now)
 	if (path[0] == '\0' || (!now && now_ns < pl->state_next_ns))
 		return;
 	pl->state_next_ns = now_ns + POL_STATE_SAVE_NS;
-	ret = pol_state_save(pl, path, real_now_ns(), now_ns);
+	ret = pol_state_save(pl, path, cxd_state_real_ns(), now_ns);
 	if (ret < 0) {
 		pl->st.state_errors++;
 		if (!pl->state_warned)
